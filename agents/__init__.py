@@ -1,0 +1,1 @@
+"""Groundworld agents (see issue: agents)."""

@@ -1,0 +1,1 @@
+"""Groundworld world models (see issue: world model)."""
