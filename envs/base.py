@@ -27,6 +27,9 @@ ZONE_FEATURES = 9  # x, y, radius, colour one-hot (6)
 FRAME_SKIP = 20
 DT = scene.TIMESTEP * FRAME_SKIP
 OBS_MODES = ("state", "pixels", "state+pixels")
+_BADQPOS, _BADQVEL, _BADQACC = (int(w) for w in (mujoco.mjtWarning.mjWARN_BADQPOS, mujoco.mjtWarning.mjWARN_BADQVEL,
+                                                 mujoco.mjtWarning.mjWARN_BADQACC))
+BOUND = 100.0  # bound of continuous features (metres, m/s, rad/s): far beyond any stable state
 REWARD_MODES = ("sparse", "dense")
 
 
@@ -124,12 +127,11 @@ class GroundworldEnv(gym.Env):
         return 4 if self.embodiment == "ball" else 8
 
     def _make_observation_space(self) -> spaces.Dict:
-        inf = np.inf
         state = {
-            "proprio": spaces.Box(-inf, inf, shape=(self._proprio_size(),), dtype=np.float32),
-            "objects": spaces.Box(-inf, inf, shape=(MAX_OBJECTS, OBJECT_FEATURES), dtype=np.float32),
+            "proprio": spaces.Box(-BOUND, BOUND, shape=(self._proprio_size(),), dtype=np.float32),
+            "objects": spaces.Box(-BOUND, BOUND, shape=(MAX_OBJECTS, OBJECT_FEATURES), dtype=np.float32),
             "object_mask": spaces.Box(0.0, 1.0, shape=(MAX_OBJECTS,), dtype=np.float32),
-            "zones": spaces.Box(-inf, inf, shape=(MAX_ZONES, ZONE_FEATURES), dtype=np.float32),
+            "zones": spaces.Box(-BOUND, BOUND, shape=(MAX_ZONES, ZONE_FEATURES), dtype=np.float32),
             "zone_mask": spaces.Box(0.0, 1.0, shape=(MAX_ZONES,), dtype=np.float32),
         }
         state.update(self._extra_observation_space())
@@ -353,13 +355,14 @@ class GroundworldEnv(gym.Env):
         a = self._check_action(action)
         d = self.data
         np.clip(a, -1.0, 1.0, out=d.ctrl)  # out-of-range actions are clipped to [-1, 1]
-        time_before = d.time
+        warnings_before = self._instability_count()
         mujoco.mj_step(self.model, d, nstep=self.frame_skip)
-        # MuJoCo resets the data (time goes back to 0) when the simulation goes unstable
-        if d.time < time_before or not np.isfinite(d.qpos).all():
+        # MuJoCo warns and resets its data when the simulation goes unstable
+        if self._instability_count() != warnings_before or not np.isfinite(d.qpos).all():
             info = self._info(Status.CONTINUE, physics_error=True)
             info.update(self._reward_terms(Status.CONTINUE, a, unstable=True))
-            return self._last_obs, 0.0, False, True, info
+            last = {key: value.copy() for key, value in self._last_obs.items()}  # the last finite observation
+            return last, 0.0, False, True, info
         self._sync_view()
         status = self.goal.verify(self._view)
         terms = self._reward_terms(status, a)
@@ -368,6 +371,10 @@ class GroundworldEnv(gym.Env):
         info = self._info(status, physics_error=False)
         info.update(terms)
         return obs, float(sum(terms.values())), status is not Status.CONTINUE, False, info
+
+    def _instability_count(self) -> int:
+        w = self.data.warning
+        return w[_BADQPOS].number + w[_BADQVEL].number + w[_BADQACC].number
 
     def _reward_terms(self, status: Status, action: np.ndarray, unstable: bool = False) -> dict[str, float]:
         success = float(status is Status.SUCCESS)

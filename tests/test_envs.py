@@ -1,0 +1,323 @@
+"""Behaviour of every registered task, after Gymnasium's and dm_control's suite tests."""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env as gym_check_env
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+import envs
+from envs import tokenizer
+from envs.language import HELDOUT_PAIRS
+from tests.conftest import TASK_IDS, random_policy, run_episode
+
+OBS_MODES = ["state", "pixels", "state+pixels"]
+
+
+def make(env_id: str, **kwargs) -> gym.Env:
+    kwargs.setdefault("pixel_size", 32)
+    return gym.make(env_id, **kwargs)
+
+
+# ---------------------------------------------------------------- registration and API checks
+def test_every_task_is_registered_with_a_time_limit():
+    assert len(TASK_IDS) >= 6
+    for env_id in TASK_IDS:
+        spec = gym.spec(env_id)
+        assert env_id.startswith("Groundworld/") and spec.max_episode_steps > 0
+
+
+def test_two_embodiments_are_covered():
+    embodiments = {gym.make(i).unwrapped.embodiment for i in TASK_IDS}
+    assert embodiments == {"ball", "arm"}
+
+
+@pytest.mark.parametrize("obs_mode", OBS_MODES)
+def test_gymnasium_check_env(env_id, obs_mode):
+    env = make(env_id, obs_mode=obs_mode, render_mode="rgb_array", width=64, height=64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Gymnasium's checker only warns; a warning here is a defect
+        gym_check_env(env.unwrapped)
+
+
+@pytest.mark.parametrize("obs_mode", OBS_MODES)
+def test_sb3_check_env(env_id, obs_mode):
+    env = make(env_id, obs_mode=obs_mode, pixel_size=64)  # SB3's CnnPolicy needs >= 36 px
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sb3_check_env(env.unwrapped, warn=True)
+    # The only expected remark: the (objects, features) array is neither an image nor a vector;
+    # Groundworld's own features extractor reads it as a set.
+    unexpected = [str(w.message) for w in caught if "unconventional shape" not in str(w.message)]
+    assert unexpected == []
+
+
+def test_unknown_id_and_kwargs_fail_clearly():
+    with pytest.raises(gym.error.Error):
+        gym.make("Groundworld/Nope-v0")
+    with pytest.raises(TypeError, match="unknown argument.*'colour'.*valid arguments are .*split"):
+        gym.make("Groundworld/GoTo-v0", colour="red")
+    with pytest.raises(ValueError, match="split='test' is not one of"):
+        gym.make("Groundworld/GoTo-v0", split="test")
+    with pytest.raises(TypeError, match="expose_progress"):
+        gym.make("Groundworld/GoTo-v0", expose_progress=True)  # only Sequence takes it
+
+
+# ---------------------------------------------------------------- observations and rewards
+@pytest.mark.parametrize("obs_mode", OBS_MODES)
+def test_observations_are_in_space_and_finite(env_id, obs_mode):
+    env = make(env_id, obs_mode=obs_mode)
+    observations, _, infos = run_episode(env, random_policy(env, 0), seed=1, max_steps=30)
+    for obs in observations:
+        assert env.observation_space.contains(obs)
+        for key, value in obs.items():
+            assert np.all(np.isfinite(value)), key
+    assert "instruction" in obs and obs["instruction"].dtype == np.int64
+    assert all(not isinstance(space, gym.spaces.Text) for space in env.observation_space.spaces.values())
+    if obs_mode != "state":
+        assert obs["pixels"].std() > 5.0  # a real picture, not a blank frame
+    info = infos[-1]
+    assert isinstance(info["instruction"], str) and tokenizer.decode(obs["instruction"]) == " ".join(
+        tokenizer.words(info["instruction"])).replace(" ,", ",")
+    assert set(info["goal"]) == {"object", "position"}
+    assert "goal" not in obs
+
+
+def test_object_features_describe_the_scene(env_id):
+    env = make(env_id)
+    obs, info = env.reset(seed=3)
+    base = env.unwrapped
+    n = len(base.objects)
+    assert obs["object_mask"].sum() == n and 2 <= n <= 5
+    assert np.all(obs["objects"][n:] == 0)
+    for i, spec in enumerate(base.objects):
+        row = obs["objects"][i]
+        assert row[6:12].argmax() == list(envs.scene.COLORS).index(spec.color)
+        assert row[12:15].argmax() == envs.scene.SHAPES.index(spec.shape)
+        assert row[2] == pytest.approx(spec.half, abs=1e-3)  # resting on the table top
+    target = info["goal"]["object"]
+    assert obs["object_mask"][target] == 1
+
+
+def test_initial_state_is_randomised(env_id):
+    env = make(env_id)
+    first = [env.reset(seed=s)[0]["objects"] for s in range(5)]
+    texts = {env.reset(seed=s)[1]["instruction"] for s in range(10)}
+    assert not all(np.array_equal(first[0], f) for f in first[1:])
+    assert len(texts) >= 3
+
+
+@pytest.mark.parametrize("reward_mode", ["sparse", "dense"])
+def test_reward_is_the_sum_of_its_terms(env_id, reward_mode):
+    env = make(env_id, reward_mode=reward_mode)
+    oracle = envs.make_oracle(env)
+    for seed in range(2):
+        _, rewards, infos = run_episode(env, oracle, seed=seed)
+        for reward, info in zip(rewards, infos[1:], strict=True):
+            terms = {k: v for k, v in info.items() if k.startswith("reward_")}
+            assert terms and reward == pytest.approx(sum(terms.values()))
+        assert infos[-1]["is_success"]
+        if reward_mode == "sparse":
+            assert rewards[-1] == 1.0 and sum(rewards) == 1.0
+        else:
+            assert sum(rewards) > 0  # the oracle makes progress
+
+
+def test_dense_progress_telescopes(env_id):
+    """Progress terms are potential differences: they sum to the total change of potential."""
+    env = make(env_id, reward_mode="dense")
+    oracle = envs.make_oracle(env)
+    obs, info = env.reset(seed=4)
+    start = env.unwrapped.potential()
+    total = 0.0
+    done = False
+    while not done:
+        obs, _, terminated, truncated, info = env.step(oracle(obs, info))
+        total += info["reward_progress"]
+        done = terminated or truncated
+    assert total == pytest.approx(5.0 * (env.unwrapped.potential() - start), abs=1e-6)
+
+
+# ---------------------------------------------------------------- determinism and vectorisation
+def test_same_seed_same_episode(env_id):
+    a, b = make(env_id), make(env_id)
+    obs_a, _, info_a = run_episode(a, random_policy(a, 7), seed=11, max_steps=40)
+    obs_b, _, info_b = run_episode(b, random_policy(b, 7), seed=11, max_steps=40)
+    assert info_a[0]["instruction"] == info_b[0]["instruction"]
+    assert len(obs_a) == len(obs_b)
+    for x, y in zip(obs_a, obs_b, strict=True):
+        for key in x:
+            np.testing.assert_array_equal(x[key], y[key])
+
+
+def test_sync_and_async_vector_envs_agree(env_id):
+    actions = np.random.default_rng(0).uniform(-1, 1, size=(12, 2, 2)).astype(np.float32)
+    results = []
+    for mode in ("sync", "async"):
+        vec = gym.make_vec(env_id, num_envs=2, vectorization_mode=mode)
+        assert vec.metadata["autoreset_mode"] == gym.vector.AutoresetMode.NEXT_STEP
+        obs, _ = vec.reset(seed=[5, 6])
+        trace = [obs]
+        for action in actions:
+            trace.append(vec.step(action)[0])
+        vec.close()
+        results.append(trace)
+    for x, y in zip(*results, strict=True):
+        for key in x:
+            np.testing.assert_array_equal(x[key], y[key])
+
+
+def test_env_pickles_and_continues_identically(env_id):
+    """Envs hold no global state: a pickled copy (as sent to another process) continues identically."""
+    env = make(env_id, render_mode="rgb_array", width=32, height=32)
+    env.reset(seed=2)
+    env.render()  # a live GL context must not stop pickling
+    env.step(np.array([0.3, 0.3], dtype=np.float32))
+    clone = pickle.loads(pickle.dumps(env))
+    for action in np.random.default_rng(1).uniform(-1, 1, size=(10, 2)):
+        obs_a, reward_a, *_ = env.step(action)
+        obs_b, reward_b, *_ = clone.step(action)
+        assert reward_a == reward_b
+        for key in obs_a:
+            np.testing.assert_array_equal(obs_a[key], obs_b[key])
+    assert clone.render().shape == (32, 32, 3)
+
+
+# ---------------------------------------------------------------- bad input
+def _state(env):
+    d = env.unwrapped.data
+    return d.qpos.copy(), d.qvel.copy(), d.time
+
+
+@pytest.mark.parametrize(
+    "action, message",
+    [
+        (np.array([np.nan, 0.0]), "NaN or inf"),
+        (np.array([np.inf, 0.0]), "NaN or inf"),
+        (np.zeros(3), r"shape \(3,\); expected \(2,\)"),
+        (np.zeros((1, 2)), r"shape \(1, 2\)"),
+        ("left", "not numeric"),
+    ],
+)
+def test_bad_action_raises_and_leaves_state_unchanged(env_id, action, message):
+    env = make(env_id)
+    env.reset(seed=0)
+    env.step(np.zeros(2))
+    before = _state(env)
+    with pytest.raises(ValueError, match=message):
+        env.step(action)
+    after = _state(env)
+    np.testing.assert_array_equal(before[0], after[0])
+    np.testing.assert_array_equal(before[1], after[1])
+    assert before[2] == after[2]
+    env.step(np.zeros(2))  # still usable
+
+
+def test_out_of_range_actions_are_clipped(env_id):
+    a, b = make(env_id), make(env_id)
+    a.reset(seed=1)
+    b.reset(seed=1)
+    obs_a = a.step(np.array([5.0, -7.0]))[0]
+    obs_b = b.step(np.array([1.0, -1.0]))[0]
+    np.testing.assert_array_equal(obs_a["proprio"], obs_b["proprio"])
+
+
+def test_physics_error_truncates_without_nan(env_id):
+    env = make(env_id)
+    obs, _ = env.reset(seed=0)
+    env.unwrapped.data.qvel[:] = 1e12  # MuJoCo flags this as unstable and resets its data
+    obs, reward, terminated, truncated, info = env.step(np.zeros(2))
+    assert truncated and not terminated and info["physics_error"]
+    assert all(np.all(np.isfinite(v)) for v in obs.values())
+    assert np.isfinite(reward)
+
+
+def test_step_before_reset_is_an_error():
+    env = gym.make("Groundworld/GoTo-v0", disable_env_checker=True).unwrapped
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(np.zeros(2))
+
+
+# ---------------------------------------------------------------- instructions and splits
+@pytest.mark.parametrize("split", ["train", "heldout", "paraphrase"])
+def test_split_instructions(env_id, split):
+    env = make(env_id, split=split)
+    base = env.unwrapped
+    templates = base.goal_type.paraphrase_templates if split == "paraphrase" else base.goal_type.train_templates
+    for seed in range(15):
+        _, info = env.reset(seed=seed)
+        goal = base.goal
+        assert goal.heldout == (split == "heldout")
+        assert info["instruction"] in {goal.surface(t) for t in templates}
+
+
+def test_user_instruction_is_used(env_id):
+    env = make(env_id)
+    env.reset(seed=0)
+    goal = env.unwrapped.goal
+    text = goal.surface(type(goal).train_templates[-1])
+    for seed in range(3):
+        obs, info = env.reset(seed=seed, options={"instruction": text})
+        assert info["instruction"] == text
+        np.testing.assert_array_equal(obs["instruction"], tokenizer.encode(text))
+        assert env.unwrapped.goal.descriptions() == goal.descriptions()
+        named = [env.unwrapped.objects[i] for i in env.unwrapped.goal.targets]
+        assert [(o.color, o.shape) for o in named] == [d.pair for d in goal.descriptions()]
+
+
+def test_user_instruction_errors():
+    env = gym.make("Groundworld/Push-v0")
+    with pytest.raises(ValueError, match="unknown word 'dragon'"):
+        env.reset(options={"instruction": "push the red dragon into the green zone"})
+    with pytest.raises(ValueError, match="cannot parse"):
+        env.reset(options={"instruction": "go to the red cube"})  # a GoTo sentence given to Push
+    with pytest.raises(ValueError, match="unknown reset option"):
+        env.reset(options={"instrucion": "push the red cube into the green zone"})
+    obs, info = env.reset(seed=1, options={"instruction": "Push the small red cube into the green zone."})
+    base = env.unwrapped
+    target = base.objects[base.goal.targets[0]]
+    assert (target.color, target.shape, target.size) == ("red", "cube", "small")
+    assert base.zones[base.goal.zone_index].color == "green"
+
+
+def test_heldout_pairs_are_never_trained(env_id):
+    env = make(env_id, split="train")
+    kind = env.unwrapped.goal_type.kind
+    for seed in range(30):
+        env.reset(seed=seed)
+        assert not any(d.pair in HELDOUT_PAIRS[kind] for d in env.unwrapped.goal.descriptions())
+
+
+# ---------------------------------------------------------------- oracles
+@pytest.mark.parametrize("split", ["train", "heldout", "paraphrase"])
+def test_oracle_solves_the_task(env_id, split):
+    env = make(env_id, split=split)
+    oracle = envs.make_oracle(env)
+    successes = sum(run_episode(env, oracle, seed=100 + s)[2][-1]["is_success"] for s in range(8))
+    assert successes >= 7
+
+
+def test_random_policy_rarely_succeeds(env_id):
+    """The instruction matters: acting at random seldom completes the named goal."""
+    env = make(env_id)
+    successes = sum(run_episode(env, random_policy(env, s), seed=s)[2][-1]["is_success"] for s in range(10))
+    assert successes <= 4
+
+
+def test_make_oracle_rejects_other_envs():
+    with pytest.raises(TypeError, match="no oracle"):
+        envs.make_oracle(gym.make("Pendulum-v1"))
+
+
+# ---------------------------------------------------------------- rendering
+def test_render_rgb_array(env_id):
+    env = make(env_id, render_mode="rgb_array", width=96, height=64)
+    env.reset(seed=0)
+    frame = env.render()
+    assert frame.shape == (64, 96, 3) and frame.dtype == np.uint8 and frame.std() > 5.0
+    env.close()
