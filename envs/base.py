@@ -27,8 +27,10 @@ ZONE_FEATURES = 9  # x, y, radius, colour one-hot (6)
 FRAME_SKIP = 20
 DT = scene.TIMESTEP * FRAME_SKIP
 OBS_MODES = ("state", "pixels", "state+pixels")
-_BADQPOS, _BADQVEL, _BADQACC = (int(w) for w in (mujoco.mjtWarning.mjWARN_BADQPOS, mujoco.mjtWarning.mjWARN_BADQVEL,
-                                                 mujoco.mjtWarning.mjWARN_BADQACC))
+_BADQPOS, _BADQVEL, _BADQACC = (
+    int(w)
+    for w in (mujoco.mjtWarning.mjWARN_BADQPOS, mujoco.mjtWarning.mjWARN_BADQVEL, mujoco.mjtWarning.mjWARN_BADQACC)
+)
 BOUND = 100.0  # bound of continuous features (metres, m/s, rad/s): far beyond any stable state
 REWARD_MODES = ("sparse", "dense")
 
@@ -63,8 +65,14 @@ class EnvConfig:
     """Most objects in an episode (at most 5)."""
 
     def validate(self, env_name: str) -> None:
-        choices = {"split": language.SPLITS, "reward_mode": REWARD_MODES, "obs_mode": OBS_MODES,
-                   "render_mode": (None, "rgb_array"), "camera": ("overview", "top"), "pixel_camera": ("overview", "top")}
+        choices = {
+            "split": language.SPLITS,
+            "reward_mode": REWARD_MODES,
+            "obs_mode": OBS_MODES,
+            "render_mode": (None, "rgb_array"),
+            "camera": ("overview", "top"),
+            "pixel_camera": ("overview", "top"),
+        }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{env_name}: {name}={getattr(self, name)!r} is not one of {list(allowed)}")
@@ -179,7 +187,9 @@ class GroundworldEnv(gym.Env):
         if text is not None:
             forced = language.parse(str(text), kinds=(self.goal_type.kind,))
         self._sample_episode(self.np_random, forced)
-        self.instruction = str(text).strip() if forced is not None else self.goal.render(self.np_random, self.config.split)
+        self.instruction = (
+            str(text).strip() if forced is not None else self.goal.render(self.np_random, self.config.split)
+        )
         self._tokens = tokenizer.encode(self.instruction)
         self._potential = self.potential()
         obs = self._get_obs()
@@ -190,8 +200,10 @@ class GroundworldEnv(gym.Env):
         for _ in range(200):
             goal = forced
             if forced is not None:
-                described = [ObjectSpec(d.color, d.shape, d.size or str(rng.choice(scene.SIZE_NAMES)))
-                             for d in forced.descriptions()]
+                described = [
+                    ObjectSpec(d.color, d.shape, d.size or str(rng.choice(scene.SIZE_NAMES)))
+                    for d in forced.descriptions()
+                ]
             else:
                 pairs = language.sample_pairs(rng, self.goal_type.kind, self.config.split, self.min_described)
                 described = [ObjectSpec(c, s, str(rng.choice(scene.SIZE_NAMES))) for c, s in pairs]
@@ -290,15 +302,15 @@ class GroundworldEnv(gym.Env):
                     m.geom_size[geom] = scene.object_geom_size(shape, objects[slot].half)
             if active:
                 m.body_inertia[body] = scene.box_inertia(objects[slot].shape, objects[slot].half)
-                d.qpos[qpos:qpos + 3] = [positions[slot, 0], positions[slot, 1], TABLE_TOP + objects[slot].half]
+                d.qpos[qpos : qpos + 3] = [positions[slot, 0], positions[slot, 1], TABLE_TOP + objects[slot].half]
             else:
-                d.qpos[qpos:qpos + 3] = idx.park + [0.2 * slot, 0, 0]
-            d.qpos[qpos + 3:qpos + 7] = [1, 0, 0, 0]
+                d.qpos[qpos : qpos + 3] = idx.park + [0.2 * slot, 0, 0]
+            d.qpos[qpos + 3 : qpos + 7] = [1, 0, 0, 0]
         for k in range(MAX_ZONES):
             geom = idx.zone_geom[k]
             if k < len(zones):
                 d.mocap_pos[idx.zone_mocap[k]] = [zones[k].xy[0], zones[k].xy[1], TABLE_TOP + 0.0015]
-                m.geom_rgba[geom] = [*scene.COLORS[zones[k].color], 0.9]
+                m.geom_rgba[geom] = [*scene.COLORS[zones[k].color], 1.0]  # opaque: blending costs on CPU
                 m.geom_size[geom, 0] = zones[k].radius
             else:
                 d.mocap_pos[idx.zone_mocap[k]] = idx.park + [0, 0.3 * (k + 1), 0]
@@ -313,8 +325,13 @@ class GroundworldEnv(gym.Env):
         n = len(objects)
         self._pos_idx = idx.object_pos_idx[: 3 * n]
         self._vel_idx = idx.object_vel_idx[: 3 * n]
-        self._view = SceneView(objects=self._objects, zones=self._zones, object_pos=np.zeros((n, 3)),
-                               effector_pos=np.zeros(3), effector_radius=self._effector_radius())
+        self._view = SceneView(
+            objects=self._objects,
+            zones=self._zones,
+            object_pos=np.zeros((n, 3)),
+            effector_pos=np.zeros(3),
+            effector_radius=self._effector_radius(),
+        )
         self._sync_view()
 
     def _effector_radius(self) -> float:
@@ -340,7 +357,7 @@ class GroundworldEnv(gym.Env):
     # ------------------------------------------------------------------ step
     def _check_action(self, action: Any) -> np.ndarray:
         try:
-            a = np.asarray(action, dtype=np.float64)
+            a = np.array(action, dtype=np.float64)  # a copy: clipping never writes to the caller's array
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{type(self).__name__}: action {action!r} is not numeric") from exc
         if a.shape != self.action_space.shape:
@@ -354,11 +371,17 @@ class GroundworldEnv(gym.Env):
             raise RuntimeError("call reset() before step()")
         a = self._check_action(action)
         d = self.data
-        np.clip(a, -1.0, 1.0, out=d.ctrl)  # out-of-range actions are clipped to [-1, 1]
-        warnings_before = self._instability_count()
+        np.maximum(a, -1.0, out=a)  # out-of-range actions are clipped to [-1, 1]
+        np.minimum(a, 1.0, out=a)
+        d.ctrl[:] = a
+        time_before = d.time
+        first = time_before == 0.0
+        warnings_before = self._instability_count() if first else 0
         mujoco.mj_step(self.model, d, nstep=self.frame_skip)
-        # MuJoCo warns and resets its data when the simulation goes unstable
-        if self._instability_count() != warnings_before or not np.isfinite(d.qpos).all():
+        # On a bad position, velocity or acceleration MuJoCo warns and resets its data (time
+        # restarts at 0); only a reset on the very first substep keeps the time, so the
+        # warning counters are read on the first step of an episode only (they are slow to read).
+        if d.time < time_before + 0.5 * self.dt or (first and self._instability_count() != warnings_before):
             info = self._info(Status.CONTINUE, physics_error=True)
             info.update(self._reward_terms(Status.CONTINUE, a, unstable=True))
             last = {key: value.copy() for key, value in self._last_obs.items()}  # the last finite observation
@@ -427,10 +450,13 @@ class GroundworldEnv(gym.Env):
         q = d.qpos[idx.agent_qpos]
         qd = d.qvel[idx.agent_qvel]
         if self.embodiment == "ball":
-            return np.array([q[0], q[1], qd[0], qd[1]], dtype=np.float32)
-        tip = self._view.effector_pos
-        return np.array([np.cos(q[0]), np.sin(q[0]), np.cos(q[1]), np.sin(q[1]), qd[0], qd[1], tip[0], tip[1]],
-                        dtype=np.float32)
+            return np.concatenate((q, qd)).astype(np.float32)
+        out = np.empty(8, dtype=np.float32)
+        out[0:4:2] = np.cos(q)
+        out[1:4:2] = np.sin(q)
+        out[4:6] = qd
+        out[6:8] = self._view.effector_pos[:2]
+        return out
 
     def _extra_obs(self) -> dict[str, np.ndarray]:
         return {}

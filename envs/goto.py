@@ -69,6 +69,3 @@ def oracle(env: GoToEnv) -> oracles.Policy:
         return oracles.ball_towards(env, env.scene_view.object_pos[target, :2], avoid=oracles.others(env, target))
 
     return policy
-
-
-

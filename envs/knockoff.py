@@ -87,7 +87,10 @@ def oracle(env: KnockOffEnv) -> oracles.Policy:
             for i in oracles.others(env, target):
                 rel = view.object_pos[i, :2] - xy
                 along = float(rel @ direction)
-                if along > -0.05 and abs(float(rel[0] * direction[1] - rel[1] * direction[0])) < half + view.objects[i].half + 0.1:
+                if (
+                    along > -0.05
+                    and abs(float(rel[0] * direction[1] - rel[1] * direction[0])) < half + view.objects[i].half + 0.1
+                ):
                     cost += 5.0
             if cost < best_cost:
                 best, best_cost = goal, cost

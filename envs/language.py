@@ -21,6 +21,7 @@ Success is defined once, here: a goal succeeds at the first step its condition h
 from __future__ import annotations
 
 import enum
+import math
 import re
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -60,8 +61,8 @@ class SceneView:
 
     def gap(self, index: int) -> float:
         """Distance in the table plane between the effector's and the object's surfaces."""
-        d = self.object_pos[index, :2] - self.effector_pos[:2]
-        return float(np.hypot(d[0], d[1])) - self.objects[index].half - self.effector_radius
+        obj, eff = self.object_pos[index], self.effector_pos
+        return math.hypot(obj[0] - eff[0], obj[1] - eff[1]) - self.objects[index].half - self.effector_radius
 
     def off_table(self, index: int) -> bool:
         return bool(self.object_pos[index, 2] < TABLE_TOP)
@@ -378,7 +379,9 @@ def _template_regex(template: str) -> re.Pattern[str]:
     for piece in re.split(r"(\{\w+\})", template):
         if piece.startswith("{"):
             name = piece[1:-1]
-            default = _OBJ.format(n=name, sizes="|".join(SIZE_NAMES), colors="|".join(COLOR_NAMES), shapes="|".join(SHAPES))
+            default = _OBJ.format(
+                n=name, sizes="|".join(SIZE_NAMES), colors="|".join(COLOR_NAMES), shapes="|".join(SHAPES)
+            )
             parts.append(_FIELD_PATTERNS.get(name, default))
         elif piece.strip():
             parts.append(re.escape(_normal(piece)))
@@ -418,4 +421,6 @@ def parse(text: str, kinds: tuple[str, ...] | None = None) -> Goal:
         if m and goal_type in allowed:
             return _build(goal_type, m)
     examples = "; ".join(repr(g.train_templates[0]) for g in allowed)
-    raise ValueError(f"cannot parse instruction {text!r} for goal kinds {[g.kind for g in allowed]}; sentences look like {examples}")
+    raise ValueError(
+        f"cannot parse instruction {text!r} for goal kinds {[g.kind for g in allowed]}; sentences look like {examples}"
+    )

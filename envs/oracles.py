@@ -83,8 +83,9 @@ def ball_push(env, index: int, goal: np.ndarray, avoid: Sequence[int] = (), spee
         steer = np.array([-push_dir[1], push_dir[0]]) * lateral * 10.0
         return np.clip(drive + steer, -1, 1).astype(np.float32)
     # reposition behind the object without bumping it
-    avoid_self = [(obj, contact + 0.03)] + [(view.object_pos[i, :2], view.objects[i].half + scene.BALL_RADIUS + 0.03)
-                                             for i in avoid]
+    avoid_self = [(obj, contact + 0.03)] + [
+        (view.object_pos[i, :2], view.objects[i].half + scene.BALL_RADIUS + 0.03) for i in avoid
+    ]
     waypoint = detour(pos, behind, avoid_self)
     action = _GAIN * (waypoint - pos)
     norm = float(np.hypot(*action))

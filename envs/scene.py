@@ -205,12 +205,24 @@ def _add_world(spec: mujoco.MjSpec) -> None:
     spec.option.timestep = TIMESTEP
     spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
     spec.visual.quality.shadowsize = 0
+    # coarser tessellation: software GL (Mesa on CPU) pays per triangle; 16x8 still looks round
+    spec.visual.quality.numslices = 16
+    spec.visual.quality.numstacks = 8
+    spec.visual.quality.numquads = 2
+    # no multisample anti-aliasing: 3x cheaper at 480 px in software GL; set
+    # model.vis.quality.offsamples = 4 before the first render for smoother edges
+    spec.visual.quality.offsamples = 0
     spec.visual.headlight.ambient = [0.3, 0.3, 0.3]
     spec.visual.headlight.diffuse = [0.35, 0.35, 0.35]
     spec.visual.headlight.specular = [0.05, 0.05, 0.05]
     world = spec.worldbody
     world.add_light(
-        name="sun", pos=[0, -0.3, 2.5], dir=[0, 0.1, -1], castshadow=False, diffuse=[0.45, 0.45, 0.45], specular=[0.1, 0.1, 0.1]
+        name="sun",
+        pos=[0, -0.3, 2.5],
+        dir=[0, 0.1, -1],
+        castshadow=False,
+        diffuse=[0.45, 0.45, 0.45],
+        specular=[0.1, 0.1, 0.1],
     )
     world.add_geom(
         name="floor",
@@ -231,7 +243,7 @@ def _add_world(spec: mujoco.MjSpec) -> None:
         friction=[0.6, 0.005, 0.0001],
     )
     # "overview": the whole table from the front, above; "top": straight down.
-    world.add_camera(name="overview", pos=[0, -1.2, 1.45], xyaxes=[1, 0, 0, 0, 1.0, 1.1], fovy=52)
+    world.add_camera(name="overview", pos=[0, -1.05, 1.3], xyaxes=[1, 0, 0, 0, 1.0, 1.05], fovy=52)
     world.add_camera(name="top", pos=[0, 0, 1.7], xyaxes=[1, 0, 0, 0, 1, 0], fovy=40)
     for i in range(MAX_ZONES):
         zone = world.add_body(name=f"zone{i}", mocap=True, pos=_PARK + [0, 0.3 * (i + 1), 0])
@@ -271,9 +283,7 @@ def box_inertia(shape: str, half: float, mass: float = OBJECT_MASS) -> np.ndarra
 
 
 def object_geom_size(shape: str, half: float) -> np.ndarray:
-    return {"cube": np.array([half] * 3), "ball": np.array([half, 0, 0]), "cylinder": np.array([half, half, 0])}[
-        shape
-    ]
+    return {"cube": np.array([half] * 3), "ball": np.array([half, 0, 0]), "cylinder": np.array([half, half, 0])}[shape]
 
 
 class SceneIndex:
@@ -297,11 +307,19 @@ class SceneIndex:
         self.zone_geom = np.array([name(model, obj.mjOBJ_GEOM, f"zone{i}") for i in range(MAX_ZONES)])
         self.embodiment = embodiment
         if embodiment == "ball":
-            self.agent_qpos = np.array([model.jnt_qposadr[name(model, obj.mjOBJ_JOINT, j)] for j in ("agent_x", "agent_y")])
-            self.agent_qvel = np.array([model.jnt_dofadr[name(model, obj.mjOBJ_JOINT, j)] for j in ("agent_x", "agent_y")])
+            self.agent_qpos = np.array(
+                [model.jnt_qposadr[name(model, obj.mjOBJ_JOINT, j)] for j in ("agent_x", "agent_y")]
+            )
+            self.agent_qvel = np.array(
+                [model.jnt_dofadr[name(model, obj.mjOBJ_JOINT, j)] for j in ("agent_x", "agent_y")]
+            )
             self.agent_body = name(model, obj.mjOBJ_BODY, "agent")
         else:
-            self.agent_qpos = np.array([model.jnt_qposadr[name(model, obj.mjOBJ_JOINT, j)] for j in ("shoulder", "elbow")])
-            self.agent_qvel = np.array([model.jnt_dofadr[name(model, obj.mjOBJ_JOINT, j)] for j in ("shoulder", "elbow")])
+            self.agent_qpos = np.array(
+                [model.jnt_qposadr[name(model, obj.mjOBJ_JOINT, j)] for j in ("shoulder", "elbow")]
+            )
+            self.agent_qvel = np.array(
+                [model.jnt_dofadr[name(model, obj.mjOBJ_JOINT, j)] for j in ("shoulder", "elbow")]
+            )
             self.fingertip = name(model, obj.mjOBJ_SITE, "fingertip")
         self.park = _PARK

@@ -64,7 +64,7 @@ def outcome_mark(frame: np.ndarray, success: bool) -> np.ndarray:
     font = _font(max(16, h // 9))
     label = "SUCCESS" if success else "FAILURE"
     box = draw.textbbox((0, 0), label, font=font)
-    x, y = (w - (box[2] - box[0])) // 2, (h - (box[3] - box[1])) // 2
+    x, y = (w - (box[2] - box[0])) // 2, int(h * 0.8) - (box[3] - box[1])  # low, to leave the scene visible
     draw.rectangle([x - 10, y - 6, x + box[2] - box[0] + 10, y + box[3] - box[1] + 14], fill=(20, 20, 24))
     draw.text((x, y), label, fill=color, font=font)
     return np.asarray(image)

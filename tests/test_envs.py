@@ -83,7 +83,8 @@ def test_observations_are_in_space_and_finite(env_id, obs_mode):
         assert obs["pixels"].std() > 5.0  # a real picture, not a blank frame
     info = infos[-1]
     assert isinstance(info["instruction"], str) and tokenizer.decode(obs["instruction"]) == " ".join(
-        tokenizer.words(info["instruction"])).replace(" ,", ",")
+        tokenizer.words(info["instruction"])
+    ).replace(" ,", ",")
     assert set(info["goal"]) == {"object", "position"}
     assert "goal" not in obs
 

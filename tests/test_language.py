@@ -106,15 +106,22 @@ def test_paraphrase_order_is_understood():
 
 
 # ---------------------------------------------------------------- splits
+def _goal_of(goal_type, d):
+    if goal_type is PushInto:
+        return PushInto(obj=d[0], zone="green")
+    if goal_type is Relate:
+        return Relate(obj=d[0], relation="behind", ref=d[1])
+    if goal_type is Sequence:
+        return Sequence(first=d[0], second=d[1])
+    return goal_type(obj=d[0])
+
+
 def _instructions(kind_type, split, seeds=300):
     rng = np.random.default_rng(0)
     out = []
     for _ in range(seeds):
         pairs = language.sample_pairs(rng, kind_type.kind, split, 2 if kind_type in (Relate, Sequence) else 1)
-        d = [ObjDesc(c, s) for c, s in pairs]
-        goal = {PushInto: lambda: PushInto(obj=d[0], zone="green"),
-                Relate: lambda: Relate(obj=d[0], relation="behind", ref=d[1]),
-                Sequence: lambda: Sequence(first=d[0], second=d[1])}.get(kind_type, lambda: kind_type(obj=d[0]))()
+        goal = _goal_of(kind_type, [ObjDesc(c, s) for c, s in pairs])
         out.append((goal, goal.render(rng, split)))
     return out
 
@@ -156,8 +163,13 @@ def test_paraphrase_sentence_forms_are_never_trained(goal_type):
 # ---------------------------------------------------------------- verification
 def _view(positions, objects, effector=(0.0, 0.0), zones=()):
     pos = np.array([[x, y, z] for x, y, z in positions], dtype=float)
-    return SceneView(objects=objects, zones=list(zones), object_pos=pos,
-                     effector_pos=np.array([effector[0], effector[1], TABLE_TOP + 0.05]), effector_radius=0.05)
+    return SceneView(
+        objects=objects,
+        zones=list(zones),
+        object_pos=pos,
+        effector_pos=np.array([effector[0], effector[1], TABLE_TOP + 0.05]),
+        effector_radius=0.05,
+    )
 
 
 RED_CUBE, BLUE_BALL = ObjectSpec("red", "cube", "small"), ObjectSpec("blue", "ball", "large")

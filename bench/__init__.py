@@ -1,0 +1,1 @@
+"""Benchmarks: each script prints a markdown table and writes JSON under bench/results/."""
