@@ -160,7 +160,7 @@ class Goal:
         return any(view.off_table(i) for i in self._bound)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class GoTo(Goal):
     """Bring the agent ball into contact range of an object."""
 
@@ -168,7 +168,7 @@ class GoTo(Goal):
     train_templates: ClassVar = ("go to the {o}", "move to the {o}", "navigate to the {o}", "get to the {o}")
     paraphrase_templates: ClassVar = ("find the {o}", "head over to the {o}", "your goal is the {o}")
     heldout_offset: ClassVar[int] = 0
-    obj: ObjDesc = None  # type: ignore[assignment]
+    obj: ObjDesc
 
     def descriptions(self) -> tuple[ObjDesc, ...]:
         return (self.obj,)
@@ -182,7 +182,7 @@ class GoTo(Goal):
         return Status.FAILURE if self._fell(view) else Status.CONTINUE
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Touch(GoTo):
     """Bring the arm's fingertip into contact range of an object."""
 
@@ -192,7 +192,7 @@ class Touch(GoTo):
     heldout_offset: ClassVar[int] = 2
 
 
-@dataclass
+@dataclass(kw_only=True)
 class PushInto(Goal):
     """Move an object so that its centre lies inside a coloured zone."""
 
@@ -204,8 +204,8 @@ class PushInto(Goal):
     )
     paraphrase_templates: ClassVar = ("the {o} belongs in the {z} zone", "get the {o} to the {z} zone")
     heldout_offset: ClassVar[int] = 1
-    obj: ObjDesc = None  # type: ignore[assignment]
-    zone: str = "green"
+    obj: ObjDesc
+    zone: str
     _zone_index: int = field(default=-1, init=False, repr=False, compare=False)
 
     def descriptions(self) -> tuple[ObjDesc, ...]:
@@ -233,7 +233,7 @@ class PushInto(Goal):
         return Status.SUCCESS if float(np.hypot(d[0], d[1])) <= zone.radius else Status.CONTINUE
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Relate(Goal):
     """Place an object on one side of another (left of, right of, in front of, behind)."""
 
@@ -245,9 +245,9 @@ class Relate(Goal):
     )
     paraphrase_templates: ClassVar = ("place the {o} {rel} the {r}", "the {o} should end up {rel} the {r}")
     heldout_offset: ClassVar[int] = 0
-    obj: ObjDesc = None  # type: ignore[assignment]
-    relation: str = "left of"
-    ref: ObjDesc = None  # type: ignore[assignment]
+    obj: ObjDesc
+    relation: str
+    ref: ObjDesc
 
     def __post_init__(self) -> None:
         if self.relation not in RELATION_AXES:
@@ -273,7 +273,7 @@ class Relate(Goal):
         return Status.SUCCESS if ok else Status.CONTINUE
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Sequence(Goal):
     """Touch one object, then another; only that order counts."""
 
@@ -285,8 +285,8 @@ class Sequence(Goal):
     )
     paraphrase_templates: ClassVar = ("touch the {b} after the {a}", "visit the {a} before the {b}")
     heldout_offset: ClassVar[int] = 1
-    first: ObjDesc = None  # type: ignore[assignment]
-    second: ObjDesc = None  # type: ignore[assignment]
+    first: ObjDesc
+    second: ObjDesc
     progress: int = field(default=0, init=False, compare=False)
 
     def descriptions(self) -> tuple[ObjDesc, ...]:
@@ -309,7 +309,7 @@ class Sequence(Goal):
         return Status.CONTINUE
 
 
-@dataclass
+@dataclass(kw_only=True)
 class KnockOff(Goal):
     """Make an object fall off the table; any other object falling is a failure."""
 
@@ -317,7 +317,7 @@ class KnockOff(Goal):
     train_templates: ClassVar = ("knock the {o} off the table", "push the {o} off the table")
     paraphrase_templates: ClassVar = ("make the {o} fall off the table", "get the {o} off the table")
     heldout_offset: ClassVar[int] = 2
-    obj: ObjDesc = None  # type: ignore[assignment]
+    obj: ObjDesc
 
     def descriptions(self) -> tuple[ObjDesc, ...]:
         return (self.obj,)
