@@ -83,13 +83,15 @@ def record_video(
     seed: int | None = 0,
     fps: int | None = None,
     hold_seconds: float = 0.6,
+    on_reset: Callable[[], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Run ``episodes`` episodes of ``policy`` in ``env`` and write them to one mp4 at ``path``.
 
     Each frame is captioned with the instruction and step; each episode ends on a frame
     marked SUCCESS or FAILURE, held for ``hold_seconds``. ``env`` needs
     ``render_mode="rgb_array"``. Episode ``i`` is reset with ``seed + i`` (no seeding when
-    ``seed`` is None). Returns one record per episode: instruction, success, steps, return.
+    ``seed`` is None); ``on_reset`` is called after each reset (to clear a recurrent policy's
+    memory). Returns one record per episode: instruction, success, steps, return.
     """
     import imageio.v2 as imageio
 
@@ -105,6 +107,8 @@ def record_video(
     try:
         for episode in range(episodes):
             obs, info = env.reset(seed=None if seed is None else seed + episode)
+            if on_reset is not None:
+                on_reset()
             text, total, steps, done = info["instruction"], 0.0, 0, False
             writer.append_data(_even(caption(env.render(), text, "step 0")))
             while not done:

@@ -1,0 +1,120 @@
+"""Behaviour cloning from oracle demonstrations: the supervised baseline.
+
+Demonstrations are stored in the shared replay format (:mod:`agents.replay`), instruction
+tokens included, so a dataset file is also world-model training data.
+
+    buffer = collect_demonstrations("Groundworld/Push-v0", steps=20_000, seed=0)
+    buffer.save("runs/push-bc/demos.npz")
+    policy = BCPolicy(env.observation_space, env.action_space)
+    train_bc(policy, buffer, epochs=30)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+import envs
+from agents.networks import EncoderConfig, GroundedEncoder, mlp, obs_to_tensors
+from agents.replay import ReplayBuffer
+
+
+def collect_demonstrations(
+    env_id: str, steps: int, seed: int = 0, action_noise: float = 0.0, reward_mode: str = "dense", split: str = "train"
+) -> ReplayBuffer:
+    """Roll out the oracle for ``steps`` environment steps (whole episodes, the last one cut)."""
+    env = gym.make(env_id, reward_mode=reward_mode, split=split)
+    oracle = envs.make_oracle(env)
+    rng = np.random.default_rng(seed)
+    buffer = ReplayBuffer(env.observation_space, env.action_space.shape[0], steps, env_id)
+    batch1 = lambda o: {k: v[None] for k, v in o.items()}  # noqa: E731
+    episode, count = 0, 0
+    while count < steps:
+        obs, info = env.reset(seed=seed + episode)
+        done, t = False, 0
+        while not done and count < steps:
+            action = oracle(obs, info)
+            if action_noise > 0:
+                action = np.clip(action + rng.normal(0, action_noise, size=action.shape), -1, 1).astype(np.float32)
+            next_obs, reward, terminated, truncated, info = env.step(action)
+            done = terminated or truncated
+            cut = not done and count + 1 == steps  # the budget ends mid-episode: mark it truncated
+            buffer.add(
+                batch1(obs),
+                action[None],
+                [reward],
+                batch1(next_obs),
+                [terminated],
+                [truncated or cut],
+                [t == 0],
+                [episode],
+                [t],
+            )
+            obs, t, count = next_obs, t + 1, count + 1
+        episode += 1
+    env.close()
+    return buffer
+
+
+class BCPolicy(nn.Module):
+    """Grounded encoder + MLP -> tanh action, trained by regression on demonstrated actions."""
+
+    def __init__(
+        self,
+        observation_space: gym.spaces.Dict,
+        action_space: gym.spaces.Box,
+        hidden: tuple[int, ...] = (256, 256),
+        encoder: EncoderConfig | None = None,
+    ):
+        super().__init__()
+        self.encoder = GroundedEncoder(observation_space, encoder)
+        self.head = mlp(self.encoder.out_dim, hidden, int(np.prod(action_space.shape)))
+
+    def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        return torch.tanh(self.head(self.encoder(obs)))
+
+    @torch.no_grad()
+    def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> np.ndarray:
+        """Actions for a batch of observations (BC policies are deterministic)."""
+        device = next(self.parameters()).device
+        return self(obs_to_tensors(obs, device)).cpu().numpy()
+
+
+def train_bc(
+    policy: BCPolicy,
+    buffer: ReplayBuffer,
+    epochs: int,
+    batch_size: int = 256,
+    lr: float = 3e-4,
+    seed: int = 0,
+    on_epoch: Callable[[int, float], None] | None = None,
+) -> list[float]:
+    """Fit ``policy`` to the buffer's actions (mean squared error); return the loss per epoch."""
+    device = next(policy.parameters()).device
+    rows = buffer.rows()
+    obs = {k: torch.as_tensor(rows["obs/" + k], device=device) for k in buffer.keys}
+    obs = obs_to_tensors(obs, device)
+    actions = torch.as_tensor(rows["action"], device=device)
+    optim = torch.optim.Adam(policy.parameters(), lr=lr)
+    generator = torch.Generator().manual_seed(seed)
+    losses = []
+    for epoch in range(epochs):
+        order = torch.randperm(len(actions), generator=generator)
+        total = 0.0
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            loss = (policy({k: v[idx] for k, v in obs.items()}) - actions[idx]).pow(2).mean()
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"behaviour-cloning loss became {loss.item()} in epoch {epoch}")
+            optim.zero_grad(set_to_none=True)
+            loss.backward()
+            optim.step()
+            total += loss.item() * len(idx)
+        losses.append(total / len(order))
+        if on_epoch is not None:
+            on_epoch(epoch, losses[-1])
+    return losses

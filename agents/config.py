@@ -1,0 +1,91 @@
+"""Training configuration: one dataclass, a documented field each, mirrored on the command line."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ALGOS = ("native", "sac", "ppo", "rppo", "bc")
+
+
+def _f(default: Any, help: str, **kw: Any) -> Any:
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass
+class TrainConfig:
+    """Everything ``agents.train`` needs; saved as ``config.json`` in the run folder."""
+
+    env: str = _f("Groundworld/GoTo-v0", "environment id")
+    algo: str = _f("native", "native (our SAC) | sac | ppo (Stable-Baselines3) | rppo (recurrent PPO) | bc")
+    steps: int = _f(50_000, "real environment steps (for bc: oracle demonstration steps)")
+    seed: int = _f(0, "seed of environments, networks and sampling")
+    run_dir: str = _f("runs/default", "folder for config, logs, checkpoints and plots")
+    reward_mode: str = _f("dense", "reward of the training env: dense | sparse")
+    num_envs: int = _f(8, "parallel environments (native, ppo, rppo)")
+    utd: float = _f(0.5, "gradient updates per environment step (native, sac)")
+    learning_starts: int = _f(2_000, "random-action steps before updates start (native, sac)")
+    buffer_size: int = _f(300_000, "replay capacity in transitions (native, sac)")
+    batch_size: int = _f(128, "minibatch size")
+    lr: float = _f(3e-4, "learning rate")
+    gamma: float = _f(0.97, "discount factor")
+    bc_epochs: int = _f(30, "passes over the demonstrations (bc)")
+    eval_every: int = _f(10_000, "environment steps between evaluations")
+    eval_episodes: int = _f(30, "episodes per evaluation (train split, deterministic policy)")
+    checkpoint_every: int = _f(10_000, "environment steps between checkpoints")
+    device: str = _f("auto", "auto (cuda if available) | cpu | cuda")
+    threads: int = _f(1, "torch CPU threads (1 leaves a core to the environments)")
+    progress: bool = _f(True, "show a progress bar")
+
+    def validate(self) -> None:
+        if self.algo not in ALGOS:
+            raise ValueError(f"unknown algo {self.algo!r}; choose one of {ALGOS}")
+        if self.steps <= 0 or self.num_envs <= 0 or self.batch_size <= 0:
+            raise ValueError("steps, num_envs and batch_size must be positive")
+        if self.reward_mode not in ("dense", "sparse"):
+            raise ValueError(f"reward_mode must be dense or sparse, got {self.reward_mode!r}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown config fields {unknown}")
+        return cls(**data)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2))
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainConfig:
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls: type = TrainConfig) -> None:
+    """One ``--flag`` per dataclass field, with its type, default and help."""
+    for f in dataclasses.fields(cls):
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in ("bool", bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=f.metadata["help"])
+        else:
+            kind = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
+            parser.add_argument(flag, type=kind, default=f.default, help=f.metadata["help"])
+
+
+def resolve_device(name: str):
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for but torch sees no CUDA device")
+    return torch.device(name)

@@ -1,0 +1,185 @@
+"""Language-grounded encoders and heads in plain PyTorch.
+
+:class:`GroundedEncoder` reads a Groundworld observation dict (batched tensors) and returns
+one feature vector. The instruction is embedded with position-aware token embeddings
+(word order matters: "touch A after B"); each object and zone is embedded and FiLM-modulated
+by the instruction, then several instruction-conditioned attention heads pool the set, so
+the policy can pick out "the red cube" whichever slot it is in. With ``pixels`` a small CNN
+reads the image instead (FiLM-modulated by the instruction as well).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import gymnasium as gym
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from envs import tokenizer
+
+
+@dataclass
+class EncoderConfig:
+    """Sizes of :class:`GroundedEncoder`."""
+
+    token_dim: int = 32
+    """Width of word and position embeddings."""
+    instruction_dim: int = 64
+    """Width of the instruction vector."""
+    entity_dim: int = 32
+    """Width of each object/zone embedding."""
+    heads: int = 4
+    """Attention heads pooling the objects (each may attend to a different named object)."""
+    head_dim: int = 32
+    """Width of each attention head's output."""
+    proprio_dim: int = 64
+    """Width of the embedded body state."""
+    cnn_dim: int = 128
+    """Width of the image features (pixel observations only)."""
+
+
+class InstructionEncoder(nn.Module):
+    """Token ids (B, T) -> instruction vector (B, D): masked mean and max of word + position embeddings."""
+
+    def __init__(self, max_tokens: int, token_dim: int, out_dim: int, vocab_size: int = tokenizer.VOCAB_SIZE):
+        super().__init__()
+        self.words = nn.Embedding(vocab_size, token_dim, padding_idx=0)
+        self.positions = nn.Embedding(max_tokens, token_dim)
+        self.out = nn.Sequential(nn.Linear(2 * token_dim, out_dim), nn.ReLU(), nn.Linear(out_dim, out_dim))
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        tokens = tokens.long()
+        mask = (tokens != 0).unsqueeze(-1).float()
+        positions = torch.arange(tokens.shape[1], device=tokens.device)
+        x = (self.words(tokens) + self.positions(positions)) * mask
+        mean = x.sum(1) / mask.sum(1).clamp(min=1.0)
+        maxed = x.masked_fill(mask == 0, -1e4).amax(1)
+        return self.out(torch.cat([mean, maxed], dim=-1))
+
+
+class FiLMEntities(nn.Module):
+    """Per-entity features (B, N, F) -> embeddings (B, N, D) modulated by the instruction."""
+
+    def __init__(self, in_dim: int, dim: int, cond_dim: int):
+        super().__init__()
+        self.inp = nn.Linear(in_dim, dim)
+        self.film = nn.Linear(cond_dim, 2 * dim)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        gamma, beta = self.film(cond).unsqueeze(1).chunk(2, dim=-1)
+        h = F.relu(self.inp(x) * (1 + gamma) + beta)
+        return F.relu(self.out(h))
+
+
+class AttentionPool(nn.Module):
+    """Instruction-and-body-conditioned multi-head attention pooling over a masked set.
+
+    Each head has one query, so scores are computed with broadcasting rather than batched
+    matmuls (which are slow for such small matrices on CPU).
+    """
+
+    def __init__(self, dim: int, query_dim: int, heads: int, head_dim: int = 32):
+        super().__init__()
+        self.heads, self.head_dim = heads, head_dim
+        self.query = nn.Linear(query_dim, heads * head_dim)
+        self.key_value = nn.Linear(dim, 2 * heads * head_dim)
+        self.out_dim = heads * head_dim
+
+    def forward(self, entities: torch.Tensor, mask: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
+        b, n, _ = entities.shape
+        q = self.query(query).view(b, 1, self.heads, self.head_dim)
+        k, v = self.key_value(entities).view(b, n, self.heads, 2 * self.head_dim).chunk(2, dim=-1)
+        scores = (q * k).sum(-1) / math.sqrt(self.head_dim)  # (B, N, H)
+        scores = scores.masked_fill(mask.unsqueeze(-1) < 0.5, -1e4)
+        weights = scores.softmax(dim=1).unsqueeze(-1)  # over the set
+        return (weights * v).sum(1).reshape(b, self.out_dim)
+
+
+class PixelEncoder(nn.Module):
+    """uint8 or float images (B, H, W, 3) or (B, 3, H, W) -> features, FiLM-modulated."""
+
+    def __init__(self, out_dim: int, cond_dim: int):
+        super().__init__()
+        self.conv = nn.Sequential(
+            nn.Conv2d(3, 32, 5, stride=2), nn.ReLU(),
+            nn.Conv2d(32, 64, 3, stride=2), nn.ReLU(),
+            nn.Conv2d(64, 64, 3, stride=2), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(4), nn.Flatten(),
+        )  # fmt: skip
+        self.film = nn.Linear(cond_dim, 2 * 64 * 16)
+        self.out = nn.Linear(64 * 16, out_dim)
+
+    def forward(self, pixels: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        x = pixels.float()
+        if x.shape[-1] == 3:
+            x = x.permute(0, 3, 1, 2)
+        if x.max() > 1.5:  # raw uint8 values (SB3 has already divided by 255)
+            x = x / 255.0
+        gamma, beta = self.film(cond).chunk(2, dim=-1)
+        return F.relu(self.out(F.relu(self.conv(x) * (1 + gamma) + beta)))
+
+
+class GroundedEncoder(nn.Module):
+    """A Groundworld observation dict -> feature vector of size :attr:`out_dim`.
+
+    Works with every observation layout the envs produce ("state", "pixels",
+    "state+pixels", with or without ``progress``).
+    """
+
+    def __init__(self, observation_space: gym.spaces.Dict, config: EncoderConfig | None = None):
+        super().__init__()
+        c = config or EncoderConfig()
+        spaces = observation_space.spaces
+        if "instruction" not in spaces:
+            raise ValueError(f"observation has no 'instruction'; keys are {list(spaces)}")
+        self.keys = tuple(spaces)
+        self.instruction = InstructionEncoder(spaces["instruction"].shape[0], c.token_dim, c.instruction_dim)
+        self.has_state = "objects" in spaces
+        self.has_pixels = "pixels" in spaces
+        self.extra = [k for k in ("progress",) if k in spaces]
+        out = c.instruction_dim
+        if self.has_state:
+            body_dim = spaces["proprio"].shape[0] + sum(spaces[k].shape[0] for k in self.extra)
+            self.body = nn.Sequential(nn.Linear(body_dim, c.proprio_dim), nn.ReLU())
+            self.objects = FiLMEntities(spaces["objects"].shape[-1], c.entity_dim, c.instruction_dim)
+            self.zones = FiLMEntities(spaces["zones"].shape[-1], c.entity_dim, c.instruction_dim)
+            self.pool = AttentionPool(c.entity_dim, c.instruction_dim + c.proprio_dim, c.heads, c.head_dim)
+            out += c.proprio_dim + self.pool.out_dim
+        if self.has_pixels:
+            self.pixels = PixelEncoder(c.cnn_dim, c.instruction_dim)
+            out += c.cnn_dim
+        self.out_dim = out
+
+    def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        instr = self.instruction(obs["instruction"])
+        parts = [instr]
+        if self.has_state:
+            body = self.body(torch.cat([obs["proprio"], *(obs[k] for k in self.extra)], dim=-1))
+            entities = torch.cat([self.objects(obs["objects"], instr), self.zones(obs["zones"], instr)], dim=1)
+            mask = torch.cat([obs["object_mask"], obs["zone_mask"]], dim=1)
+            parts += [body, self.pool(entities, mask, torch.cat([instr, body], dim=-1))]
+        if self.has_pixels:
+            parts.append(self.pixels(obs["pixels"], instr))
+        return torch.cat(parts, dim=-1)
+
+
+def mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for h in hidden:
+        layers += [nn.Linear(in_dim, h), nn.ReLU()]
+        in_dim = h
+    layers.append(nn.Linear(in_dim, out_dim))
+    return nn.Sequential(*layers)
+
+
+def obs_to_tensors(obs: dict, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+    """Batched numpy observation dict -> tensors (token ids stay integers)."""
+    out = {}
+    for key, value in obs.items():
+        t = torch.as_tensor(value, device=device)
+        out[key] = t if key in ("instruction", "pixels") else t.float()
+    return out

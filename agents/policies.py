@@ -1,0 +1,117 @@
+"""Uniform policy wrappers for evaluation and loading trained agents from a run folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import envs  # noqa: F401  (registers the environments)
+from agents.checkpoint import CheckpointError, load_checkpoint, load_state
+from agents.config import TrainConfig, resolve_device
+
+
+def batch1(obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {k: np.asarray(v)[None] for k, v in obs.items()}
+
+
+class TorchPolicy:
+    """A native agent or behaviour-cloning policy, acting deterministically on one observation."""
+
+    def __init__(self, model: Any):
+        self.model = model
+
+    def reset(self) -> None:
+        pass
+
+    def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        return self.model.act(batch1(obs), deterministic=True)[0]
+
+
+class SB3Policy:
+    """A Stable-Baselines3 model (recurrent ones keep their LSTM state between steps)."""
+
+    def __init__(self, model: Any):
+        self.model = model
+        self.reset()
+
+    def reset(self) -> None:
+        self.state: Any = None
+        self.start = np.ones(1, dtype=bool)
+
+    def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        action, self.state = self.model.predict(obs, state=self.state, episode_start=self.start, deterministic=True)
+        self.start = np.zeros(1, dtype=bool)
+        return action
+
+
+def make_sb3_model(config: TrainConfig, env: Any, device: torch.device) -> Any:
+    """A fresh SB3 model for ``config.algo`` with Groundworld's features extractor."""
+    from stable_baselines3 import PPO, SAC
+
+    from agents.sb3 import sb3_policy_kwargs
+
+    common = {
+        "policy_kwargs": sb3_policy_kwargs(),
+        "learning_rate": config.lr,
+        "gamma": config.gamma,
+        "seed": config.seed,
+        "device": device,
+        "verbose": 0,
+        "batch_size": config.batch_size,
+    }
+    if config.algo == "sac":
+        if config.utd >= 1:
+            freq, grad = 1, int(round(config.utd))
+        else:
+            freq, grad = int(round(1 / config.utd)), 1
+        return SAC(
+            "MultiInputPolicy",
+            env,
+            learning_starts=config.learning_starts,
+            buffer_size=config.buffer_size,
+            train_freq=freq,
+            gradient_steps=grad,
+            **common,
+        )
+    if config.algo == "ppo":
+        return PPO("MultiInputPolicy", env, n_steps=256, n_epochs=10, **common)
+    if config.algo == "rppo":
+        from sb3_contrib import RecurrentPPO
+
+        return RecurrentPPO("MultiInputLstmPolicy", env, n_steps=256, n_epochs=10, **common)
+    raise ValueError(f"{config.algo!r} is not a Stable-Baselines3 algorithm")
+
+
+def load_policy(run_dir: str | Path, device: str = "cpu") -> tuple[Any, TrainConfig]:
+    """The trained policy in ``run_dir`` (from its last checkpoint) and the run's config."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").exists():
+        raise FileNotFoundError(f"{run_dir} has no config.json: not a run folder written by agents.train")
+    config = TrainConfig.load(run_dir / "config.json")
+    payload = load_checkpoint(run_dir / "checkpoint.pt", expect={"algo": config.algo, "env": config.env})
+    env = gym.make(config.env)
+    dev = resolve_device(device)
+    if config.algo == "native":
+        from agents.sac import SACAgent, SACConfig
+
+        agent = SACAgent(env.observation_space, env.action_space, SACConfig(**payload["sac_config"]), dev)
+        load_state(agent, payload["agent"], "agent")
+        return TorchPolicy(agent), config
+    if config.algo == "bc":
+        from agents.bc import BCPolicy
+
+        policy = BCPolicy(env.observation_space, env.action_space).to(dev)
+        load_state(policy, payload["policy"], "policy")
+        return TorchPolicy(policy), config
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    model = make_sb3_model(config, DummyVecEnv([lambda: gym.make(config.env)]), dev)
+    try:
+        model.set_parameters(payload["params"], exact_match=True, device=dev)
+    except (ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"the checkpoint's parameters do not fit a {config.algo} model: {exc}") from exc
+    return SB3Policy(model), config

@@ -1,0 +1,138 @@
+"""One replay format for agents, behaviour cloning and world models.
+
+Each row is one transition of one environment:
+
+==============  ===========================================================
+``obs/<key>``   observation before the action (every key of the Dict space)
+``next_obs/…``  observation after it (the true final observation at an episode end)
+``action``      the action taken (float32, already in the env's action range)
+``reward``      the reward received
+``is_first``    ``obs`` is the first observation of its episode
+``is_last``     the episode ended with this transition (terminated or truncated)
+``is_terminal`` it ended by termination (success or failure): do not bootstrap
+``episode``     a run-wide episode id; rows of one episode are in step order
+``step``        index of the transition inside its episode
+==============  ===========================================================
+
+Files are ``.npz`` archives with the same keys plus ``meta`` (JSON: format version,
+env id, tokenizer version), written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+from envs import tokenizer
+
+FORMAT_VERSION = 1
+_SCALARS = {
+    "reward": np.float32,
+    "is_first": bool,
+    "is_last": bool,
+    "is_terminal": bool,
+    "episode": np.int64,
+    "step": np.int32,
+}
+
+
+class ReplayBuffer:
+    """A ring buffer of transitions from one or more environments."""
+
+    def __init__(self, observation_space: gym.spaces.Dict, action_dim: int, capacity: int, env_id: str = ""):
+        if capacity < 1:
+            raise ValueError(f"capacity must be positive, got {capacity}")
+        self.capacity, self.action_dim, self.env_id = int(capacity), int(action_dim), env_id
+        self.keys = tuple(observation_space.spaces)
+        self.data: dict[str, np.ndarray] = {}
+        for key, space in observation_space.spaces.items():
+            for prefix in ("obs/", "next_obs/"):
+                self.data[prefix + key] = np.zeros((self.capacity, *space.shape), dtype=space.dtype)
+        self.data["action"] = np.zeros((self.capacity, self.action_dim), dtype=np.float32)
+        for key, dtype in _SCALARS.items():
+            self.data[key] = np.zeros(self.capacity, dtype=dtype)
+        self.pos, self.size = 0, 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(self, obs: dict, action, reward, next_obs: dict, terminated, truncated, is_first, episode, step) -> None:
+        """Add a batch of transitions (leading dimension = number of envs)."""
+        n = len(np.atleast_1d(reward))
+        idx = (self.pos + np.arange(n)) % self.capacity
+        for key in self.keys:
+            self.data["obs/" + key][idx] = obs[key]
+            self.data["next_obs/" + key][idx] = next_obs[key]
+        self.data["action"][idx] = np.asarray(action, dtype=np.float32).reshape(n, self.action_dim)
+        self.data["reward"][idx] = reward
+        self.data["is_terminal"][idx] = terminated
+        self.data["is_last"][idx] = np.logical_or(terminated, truncated)
+        self.data["is_first"][idx] = is_first
+        self.data["episode"][idx] = episode
+        self.data["step"][idx] = step
+        self.pos = int((self.pos + n) % self.capacity)
+        self.size = int(min(self.size + n, self.capacity))
+
+    def sample(self, batch_size: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        if self.size == 0:
+            raise ValueError("cannot sample from an empty replay buffer")
+        idx = rng.integers(0, self.size, size=batch_size)
+        return {key: value[idx] for key, value in self.data.items()}
+
+    def split_obs(self, batch: dict[str, np.ndarray], prefix: str = "obs/") -> dict[str, np.ndarray]:
+        return {key: batch[prefix + key] for key in self.keys}
+
+    def rows(self) -> dict[str, np.ndarray]:
+        """All stored rows in insertion order (oldest first)."""
+        order = (
+            np.arange(self.size) if self.size < self.capacity else (self.pos + np.arange(self.capacity)) % self.capacity
+        )
+        return {key: value[order] for key, value in self.data.items()}
+
+    # ---------------------------------------------------------------- files
+    def save(self, path: str | os.PathLike) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "format": FORMAT_VERSION,
+            "env_id": self.env_id,
+            "tokenizer": tokenizer.TOKENIZER_VERSION,
+            "capacity": self.capacity,
+            "keys": list(self.keys),
+            "action_dim": self.action_dim,
+        }
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            np.savez(f, meta=np.array(json.dumps(meta)), **self.rows())
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike, observation_space: gym.spaces.Dict, capacity: int | None = None
+    ) -> ReplayBuffer:
+        """Load a saved buffer, checking it matches ``observation_space``; raise ``ValueError`` if not."""
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                meta = json.loads(str(archive["meta"]))
+                rows = {key: archive[key] for key in archive.files if key != "meta"}
+        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path}: not a readable Groundworld replay file ({exc})") from exc
+        if meta.get("format") != FORMAT_VERSION or meta.get("tokenizer") != tokenizer.TOKENIZER_VERSION:
+            raise ValueError(
+                f"{path}: replay format {meta.get('format')} / tokenizer {meta.get('tokenizer')}, "
+                f"expected {FORMAT_VERSION} / {tokenizer.TOKENIZER_VERSION}"
+            )
+        n = len(rows["reward"])
+        buffer = cls(observation_space, meta["action_dim"], max(capacity or meta["capacity"], n, 1), meta["env_id"])
+        for key, value in buffer.data.items():
+            if key not in rows or rows[key].shape[1:] != value.shape[1:]:
+                got = rows[key].shape[1:] if key in rows else "missing"
+                raise ValueError(f"{path}: field {key!r} is {got}, the env expects {value.shape[1:]}")
+            value[:n] = rows[key]
+        buffer.pos, buffer.size = n % buffer.capacity, n
+        return buffer

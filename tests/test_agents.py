@@ -1,0 +1,435 @@
+"""Agents: encoders on every layout, SB3 glue, the native SAC's update, checkpoints, resume, CLIs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import agents
+import envs
+from agents.bc import BCPolicy, collect_demonstrations, train_bc
+from agents.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from agents.config import TrainConfig
+from agents.evaluation import wilson_interval
+from agents.networks import GroundedEncoder, obs_to_tensors
+from agents.replay import ReplayBuffer
+from agents.sac import SACAgent, SACConfig
+from envs import tokenizer
+from tests.conftest import TASK_IDS, random_policy
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def batch_of(env: gym.Env, n: int, seed: int = 0) -> dict[str, np.ndarray]:
+    obs = [env.reset(seed=seed + i)[0] for i in range(n)]
+    return {k: np.stack([o[k] for o in obs]) for k in obs[0]}
+
+
+def filled_replay(env_id: str = "Groundworld/GoTo-v0", steps: int = 300) -> tuple[gym.Env, ReplayBuffer]:
+    env = gym.make(env_id, reward_mode="dense")
+    replay = ReplayBuffer(env.observation_space, 2, 1000, env_id)
+    policy = random_policy(env, 0)
+    obs, info = env.reset(seed=0)
+    t, episode = 0, 0
+    for _ in range(steps):
+        action = policy(obs, info)
+        next_obs, reward, terminated, truncated, info = env.step(action)
+        replay.add(
+            {k: v[None] for k, v in obs.items()},
+            action[None],
+            [reward],
+            {k: v[None] for k, v in next_obs.items()},
+            [terminated],
+            [truncated],
+            [t == 0],
+            [episode],
+            [t],
+        )
+        obs, t = next_obs, t + 1
+        if terminated or truncated:
+            obs, info = env.reset()
+            t, episode = 0, episode + 1
+    return env, replay
+
+
+# ---------------------------------------------------------------- encoder
+@pytest.mark.parametrize("env_id", TASK_IDS)
+@pytest.mark.parametrize("obs_mode", ["state", "pixels", "state+pixels"])
+def test_encoder_reads_every_observation_layout(env_id, obs_mode):
+    env = gym.make(env_id, obs_mode=obs_mode, pixel_size=48)
+    encoder = GroundedEncoder(env.observation_space)
+    features = encoder(obs_to_tensors(batch_of(env, 3)))
+    assert features.shape == (3, encoder.out_dim) and torch.isfinite(features).all()
+    features.sum().backward()
+    assert all(p.grad is not None for p in encoder.parameters() if p.requires_grad)
+
+
+def test_encoder_reads_the_progress_feature():
+    env = gym.make("Groundworld/Sequence-v0", expose_progress=True)
+    encoder = GroundedEncoder(env.observation_space)
+    obs = obs_to_tensors(batch_of(env, 2))
+    before = encoder(obs)
+    obs["progress"] = torch.ones_like(obs["progress"])
+    assert not torch.allclose(before, encoder(obs))
+
+
+def test_encoder_ignores_slot_order_and_padding():
+    """Objects are a set: permuting slots (with their mask) leaves the features unchanged."""
+    torch.manual_seed(0)
+    env = gym.make("Groundworld/Push-v0")
+    encoder = GroundedEncoder(env.observation_space)
+    obs = obs_to_tensors(batch_of(env, 4))
+    perm = torch.tensor([3, 0, 4, 1, 2])
+    shuffled = dict(obs, objects=obs["objects"][:, perm], object_mask=obs["object_mask"][:, perm])
+    torch.testing.assert_close(encoder(obs), encoder(shuffled), atol=1e-5, rtol=1e-5)
+    garbage = obs["objects"].clone()
+    garbage[obs["object_mask"] == 0] = 7.0  # padded rows are masked out
+    torch.testing.assert_close(encoder(obs), encoder(dict(obs, objects=garbage)), atol=1e-5, rtol=1e-5)
+
+
+def test_instruction_encoder_sees_word_order():
+    env = gym.make("Groundworld/Sequence-v0")
+    encoder = GroundedEncoder(env.observation_space)
+    a = tokenizer.encode("touch the red cube, then the blue ball")
+    b = tokenizer.encode("touch the blue ball, then the red cube")  # the same words, another goal
+    out = encoder.instruction(torch.as_tensor(np.stack([a, b])))
+    assert not torch.allclose(out[0], out[1])
+
+
+# ---------------------------------------------------------------- Stable-Baselines3
+@pytest.mark.parametrize("env_id", TASK_IDS)
+@pytest.mark.parametrize("algo", ["ppo", "sac"])
+def test_sb3_trains_a_few_hundred_steps(env_id, algo):
+    from stable_baselines3 import PPO, SAC
+
+    torch.manual_seed(0)
+    env = gym.make(env_id, reward_mode="dense")
+    if algo == "ppo":
+        model = PPO(
+            "MultiInputPolicy",
+            env,
+            policy_kwargs=agents.sb3_policy_kwargs(),
+            n_steps=128,
+            batch_size=64,
+            n_epochs=2,
+            seed=0,
+        )
+    else:
+        model = SAC(
+            "MultiInputPolicy",
+            env,
+            policy_kwargs=agents.sb3_policy_kwargs(),
+            learning_starts=100,
+            batch_size=32,
+            seed=0,
+        )
+    before = [p.detach().clone() for p in model.policy.parameters()]
+    model.learn(256)
+    assert model.num_timesteps >= 256
+    changed = sum(not torch.equal(a, b) for a, b in zip(before, model.policy.parameters(), strict=True))
+    assert changed > len(before) // 2
+    assert isinstance(model.policy.features_extractor, agents.GroundworldExtractor) or hasattr(model.policy, "actor")
+
+
+def test_sb3_recurrent_ppo_runs_on_sequence():
+    from sb3_contrib import RecurrentPPO
+
+    env = gym.make("Groundworld/Sequence-v0", reward_mode="dense")
+    model = RecurrentPPO(
+        "MultiInputLstmPolicy",
+        env,
+        policy_kwargs=agents.sb3_policy_kwargs(),
+        n_steps=64,
+        batch_size=32,
+        n_epochs=1,
+        seed=0,
+    )
+    model.learn(128)
+    assert model.num_timesteps >= 128
+
+
+# ---------------------------------------------------------------- native SAC
+def test_native_update_changes_parameters_and_targets_lag():
+    torch.manual_seed(0)
+    env, replay = filled_replay()
+    agent = SACAgent(env.observation_space, env.action_space, SACConfig(batch_size=32, tau=0.05))
+    rng = np.random.default_rng(0)
+    online = [p.detach().clone() for p in agent.critic.parameters()]
+    target = [p.detach().clone() for p in agent.target_critic.parameters()]
+    actor = [p.detach().clone() for p in agent.actor.parameters()]
+    losses = agent.update(replay.sample(32, rng), replay.keys)
+    assert all(np.isfinite(v) for v in losses.values())
+    assert all(not torch.equal(a, b) for a, b in zip(actor, agent.actor.parameters(), strict=True))
+    new_online = list(agent.critic.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(online, new_online, strict=True))
+    for old, new, live in zip(target, agent.target_critic.parameters(), new_online, strict=True):
+        torch.testing.assert_close(new, old + 0.05 * (live.detach() - old))  # Polyak: the target lags
+    assert all(not p.requires_grad for p in agent.target_critic.parameters())
+
+
+def test_native_agent_acts_in_range_and_deterministically():
+    env = gym.make("Groundworld/Reach-v0")
+    agent = SACAgent(env.observation_space, env.action_space, SACConfig())
+    obs = batch_of(env, 5)
+    sampled = agent.act(obs)
+    assert sampled.shape == (5, 2) and np.all(np.abs(sampled) <= 1)
+    np.testing.assert_array_equal(agent.act(obs, deterministic=True), agent.act(obs, deterministic=True))
+
+
+# ---------------------------------------------------------------- replay and checkpoints
+def test_replay_round_trip_and_bad_files(tmp_path):
+    env, replay = filled_replay(steps=120)
+    path = replay.save(tmp_path / "r.npz")
+    loaded = ReplayBuffer.load(path, env.observation_space)
+    assert len(loaded) == len(replay) == 120
+    for key, value in replay.rows().items():
+        np.testing.assert_array_equal(value, loaded.rows()[key])
+    assert loaded.rows()["is_first"][0] and loaded.rows()["step"][0] == 0
+    (tmp_path / "bad.npz").write_bytes(b"not a zip file")
+    with pytest.raises(ValueError, match="not a readable Groundworld replay"):
+        ReplayBuffer.load(tmp_path / "bad.npz", env.observation_space)
+    with pytest.raises(ValueError, match="the env expects"):
+        ReplayBuffer.load(path, gym.make("Groundworld/Reach-v0").observation_space)  # other proprio size
+
+
+def test_checkpoint_round_trip_and_errors(tmp_path):
+    env = gym.make("Groundworld/GoTo-v0")
+    agent = SACAgent(env.observation_space, env.action_space, SACConfig())
+    path = save_checkpoint(
+        tmp_path / "c.pt", {"algo": "native", "env": "Groundworld/GoTo-v0", "agent": agent.state_dict()}
+    )
+    clone = SACAgent(env.observation_space, env.action_space, SACConfig())
+    clone.load_state_dict(load_checkpoint(path, expect={"algo": "native"})["agent"])
+    obs = batch_of(env, 4)
+    np.testing.assert_array_equal(agent.act(obs, True), clone.act(obs, True))
+    with pytest.raises(CheckpointError, match="made for env='Groundworld/GoTo-v0'"):
+        load_checkpoint(path, expect={"env": "Groundworld/Push-v0"})
+    data = path.read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        load_checkpoint(tmp_path / "cut.pt")
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        load_checkpoint(tmp_path / "missing.pt")
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+# ---------------------------------------------------------------- training runs
+def tiny(run_dir: Path, **kw) -> TrainConfig:
+    base = dict(
+        env="Groundworld/GoTo-v0",
+        algo="native",
+        steps=400,
+        run_dir=str(run_dir),
+        num_envs=4,
+        learning_starts=200,
+        batch_size=32,
+        eval_every=200,
+        eval_episodes=2,
+        checkpoint_every=200,
+        progress=False,
+        buffer_size=5000,
+    )
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_train_native_writes_the_run_folder(tmp_path):
+    run = tmp_path / "run"
+    policy = agents.train(tiny(run))
+    for name in ("config.json", "progress.csv", "checkpoint.pt", "learning_curve.png"):
+        assert (run / name).exists(), name
+    assert list((run / "tb").iterdir())
+    payload = load_checkpoint(run / "checkpoint.pt")
+    assert payload["step"] >= 400
+    replay = ReplayBuffer.load(run / payload["replay_file"], gym.make("Groundworld/GoTo-v0").observation_space)
+    assert len(replay) == payload["step"]  # every real transition stored once, auto-reset steps skipped
+    rows = replay.rows()
+    for e in np.unique(rows["episode"]):
+        steps = rows["step"][rows["episode"] == e]
+        np.testing.assert_array_equal(steps, np.arange(len(steps)))  # episodes are contiguous, in order
+    loaded, config = agents.load_policy(run)
+    obs, _ = gym.make(config.env).reset(seed=1)
+    np.testing.assert_array_equal(loaded.act(obs), policy.act(obs))
+    with pytest.raises(FileExistsError, match="--resume"):
+        agents.train(tiny(run))
+
+
+def test_unwritable_run_dir_is_reported_before_training(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(OSError, match="cannot write to the run folder"):
+        agents.train(tiny(blocker / "run"))
+
+
+def test_nan_loss_stops_with_last_good_checkpoint(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    original = SACAgent.update
+    calls = {"n": 0}
+
+    def poisoned(self, batch, keys):
+        calls["n"] += 1
+        losses = original(self, batch, keys)
+        return dict(losses, critic_loss=float("nan")) if calls["n"] > 60 else losses
+
+    monkeypatch.setattr(SACAgent, "update", poisoned)
+    with pytest.raises(agents.training.TrainingError, match="non-finite loss.*last good checkpoint"):
+        agents.train(tiny(run, steps=2000, utd=0.5, checkpoint_every=100))
+    assert load_checkpoint(run / "checkpoint.pt")["step"] < 2000
+
+
+def test_kill_and_resume_continues_the_run(tmp_path):
+    run = tmp_path / "run"
+    cmd = [
+        sys.executable,
+        "-m",
+        "agents.train",
+        "--env",
+        "Groundworld/GoTo-v0",
+        "--steps",
+        "3000",
+        "--run-dir",
+        str(run),
+        "--num-envs",
+        "2",
+        "--learning-starts",
+        "100",
+        "--batch-size",
+        "16",
+        "--checkpoint-every",
+        "200",
+        "--eval-every",
+        "100000",
+        "--eval-episodes",
+        "1",
+        "--no-progress",
+        "--utd",
+        "0.25",
+    ]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (run / "checkpoint.pt").exists():
+        time.sleep(0.2)
+    time.sleep(1.0)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed = load_checkpoint(run / "checkpoint.pt")
+    assert 200 <= killed["step"] < 3000
+    obs_space = gym.make("Groundworld/GoTo-v0").observation_space
+    assert len(ReplayBuffer.load(run / killed["replay_file"], obs_space)) == killed["step"]
+
+    done = subprocess.run(
+        [sys.executable, "-m", "agents.train", "--run-dir", str(run), "--resume", "--no-progress"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    final = load_checkpoint(run / "checkpoint.pt")
+    assert final["step"] >= 3000
+    replay = ReplayBuffer.load(run / final["replay_file"], obs_space)
+    assert len(replay) == final["step"]  # the old transitions were kept and new ones appended
+    assert final["optim"]["critic"]["state"]  # optimizer moments carried over
+    assert json.loads((run / "config.json").read_text())["steps"] == 3000
+
+
+def test_resume_without_checkpoint_fails_clearly(tmp_path):
+    with pytest.raises(CheckpointError, match="no checkpoint.pt to resume from"):
+        agents.train(tiny(tmp_path / "empty"), resume=True)
+
+
+def test_cli_train_then_evaluate_with_video(tmp_path):
+    run = tmp_path / "bc"
+    code = agents.training.main(
+        [
+            "--env",
+            "Groundworld/GoTo-v0",
+            "--algo",
+            "bc",
+            "--steps",
+            "600",
+            "--run-dir",
+            str(run),
+            "--bc-epochs",
+            "3",
+            "--eval-episodes",
+            "2",
+            "--no-progress",
+        ]
+    )
+    assert code == 0 and (run / "demos.npz").exists()
+    videos = tmp_path / "videos"
+    code = agents.evaluation.main(
+        [
+            "--run",
+            str(run),
+            "--split",
+            "heldout",
+            "--episodes",
+            "4",
+            "--video",
+            "--video-episodes",
+            "1",
+            "--video-dir",
+            str(videos),
+        ]
+    )
+    assert code == 0
+    assert len(list(videos.glob("*.mp4"))) == 1
+
+
+def test_cli_reports_bad_run_dir(tmp_path, capsys):
+    blocker = tmp_path / "f"
+    blocker.write_text("x")
+    code = agents.training.main(["--steps", "10", "--run-dir", str(blocker / "x"), "--no-progress"])
+    assert code == 1 and "cannot write to the run folder" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- behaviour cloning and evaluation
+def test_behaviour_cloning_fits_the_oracle():
+    torch.manual_seed(0)
+    demos = collect_demonstrations("Groundworld/GoTo-v0", steps=800, seed=0)
+    assert demos.rows()["is_first"].sum() >= 10 and len(demos) == 800
+    env = gym.make("Groundworld/GoTo-v0")
+    policy = BCPolicy(env.observation_space, env.action_space)
+    losses = train_bc(policy, demos, epochs=8, batch_size=64)
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_wilson_interval():
+    lo, hi = wilson_interval(50, 100)
+    assert lo < 0.5 < hi and hi - lo == pytest.approx(0.19, abs=0.01)
+    assert wilson_interval(0, 20)[0] == 0.0 and wilson_interval(20, 20)[1] == 1.0
+    assert wilson_interval(20, 20)[0] > 0.8
+
+
+def test_evaluate_reports_per_goal_table():
+    result = agents.evaluate(_ObservationOracle(), "Groundworld/GoTo-v0", split="heldout", episodes=6)
+    assert result.success_rate == 1.0 and len(result.episodes) == 6
+    assert sum(n for _, _, n in result.per_instruction()) == 6
+    assert "success 1.000" in result.summary()
+
+
+class _ObservationOracle:
+    """A policy that steers by the observation alone: towards the object its instruction names."""
+
+    def reset(self):
+        pass
+
+    def act(self, obs):
+        words = tokenizer.decode(obs["instruction"]).split()
+        color, shape = words[-2], words[-1]
+        for row, present in zip(obs["objects"], obs["object_mask"], strict=True):
+            if present and row[6 + envs.scene.COLOR_NAMES.index(color)] and row[12 + envs.scene.SHAPES.index(shape)]:
+                return np.clip(12 * (row[:2] - obs["proprio"][:2]), -1, 1).astype(np.float32)
+        raise AssertionError("the named object is not in the observation")
