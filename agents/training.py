@@ -25,6 +25,7 @@ import torch
 
 import envs  # noqa: F401  (registers the environments)
 from agents.checkpoint import CheckpointError, load_checkpoint, load_state, save_checkpoint
+from agents.collector import Collector
 from agents.config import TrainConfig, add_arguments, resolve_device
 from agents.evaluation import evaluate
 from agents.logger import RunLogger, check_writable_dir
@@ -65,7 +66,7 @@ def train_native(config: TrainConfig, run_dir: Path, resume: bool, device: torch
     agent = SACAgent(obs_space, act_space, sac_config, device)
     replay = ReplayBuffer(obs_space, act_space.shape[0], config.buffer_size, config.env)
     rng = np.random.default_rng(config.seed)
-    step, next_episode = 0, config.num_envs
+    step, next_episode = 0, 0
     if resume:
         payload = load_checkpoint(run_dir / "checkpoint.pt", expect={"algo": "native", "env": config.env})
         load_state(agent, payload["agent"], "agent")
@@ -103,46 +104,22 @@ def train_native(config: TrainConfig, run_dir: Path, resume: bool, device: torch
             if old.name != replay_file:
                 old.unlink()
 
-    obs, _ = vec.reset(seed=config.seed + step)
-    n = config.num_envs
-    episode = np.arange(next_episode - n, next_episode)
-    t_in_episode = np.zeros(n, dtype=np.int32)
-    after_reset = np.zeros(n, dtype=bool)  # the env auto-resets on this step (NEXT_STEP mode)
+    collector = Collector(vec, replay, seed=config.seed + step, first_episode=next_episode)
     update_credit, start, losses = 0.0, time.time(), {}
     while step < config.steps:
         if step < config.learning_starts:
-            action = rng.uniform(-1, 1, size=(n, act_space.shape[0])).astype(np.float32)
+            action = rng.uniform(-1, 1, size=(vec.num_envs, act_space.shape[0])).astype(np.float32)
         else:
-            action = agent.act(obs)
-        next_obs, reward, terminated, truncated, info = vec.step(action)
-        valid = ~after_reset
-        rows = np.flatnonzero(valid)
-        if len(rows):
-            replay.add(
-                {k: v[rows] for k, v in obs.items()},
-                action[rows],
-                reward[rows],
-                {k: v[rows] for k, v in next_obs.items()},
-                terminated[rows],
-                truncated[rows],
-                t_in_episode[rows] == 0,
-                episode[rows],
-                t_in_episode[rows],
-            )
-        done = (terminated | truncated) & valid
-        for i in np.flatnonzero(done):
-            logger.episode(bool(info["is_success"][i]), step)
-        t_in_episode = np.where(valid, t_in_episode + 1, 0)
-        t_in_episode[done] = 0
-        episode[done] = np.arange(next_episode, next_episode + done.sum())
-        next_episode += int(done.sum())
-        after_reset = done
-        obs = next_obs
-        step += len(rows)
-        logger.advance(len(rows))
+            action = agent.act(collector.obs)
+        stored, finished = collector.step(action)
+        for success in finished:
+            logger.episode(success, step)
+        next_episode = collector.next_episode
+        step += stored
+        logger.advance(stored)
 
         if step >= config.learning_starts:
-            update_credit += config.utd * len(rows)
+            update_credit += config.utd * stored
             while update_credit >= 1.0:
                 losses = agent.update(replay.sample(config.batch_size, rng), replay.keys)
                 update_credit -= 1.0

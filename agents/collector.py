@@ -1,0 +1,52 @@
+"""Stepping a Gymnasium vector env into a replay buffer, with episode bookkeeping.
+
+Gymnasium 1.x vector envs auto-reset in ``NEXT_STEP`` mode: the step after an episode
+ends only resets that env (its action is ignored, its reward is 0). :class:`Collector`
+skips those steps, so every stored row is a real transition, and numbers episodes and
+their steps for the replay format.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from gymnasium.vector import VectorEnv
+
+from agents.replay import ReplayBuffer
+
+
+class Collector:
+    """Drives ``vec`` and appends its transitions to ``replay``."""
+
+    def __init__(self, vec: VectorEnv, replay: ReplayBuffer, seed: int, first_episode: int = 0):
+        self.vec, self.replay, self.n = vec, replay, vec.num_envs
+        self.obs, _ = vec.reset(seed=seed)
+        self.episode = np.arange(first_episode, first_episode + self.n)
+        self.next_episode = first_episode + self.n
+        self.t = np.zeros(self.n, dtype=np.int32)
+        self.after_reset = np.zeros(self.n, dtype=bool)
+
+    def step(self, action: np.ndarray) -> tuple[int, list[bool]]:
+        """Step every env once; return (transitions stored, success flags of episodes that ended)."""
+        next_obs, reward, terminated, truncated, info = self.vec.step(action)
+        valid = ~self.after_reset
+        rows = np.flatnonzero(valid)
+        if len(rows):
+            self.replay.add(
+                {k: v[rows] for k, v in self.obs.items()},
+                action[rows],
+                reward[rows],
+                {k: v[rows] for k, v in next_obs.items()},
+                terminated[rows],
+                truncated[rows],
+                self.t[rows] == 0,
+                self.episode[rows],
+                self.t[rows],
+            )
+        done = (terminated | truncated) & valid
+        finished = [bool(info["is_success"][i]) for i in np.flatnonzero(done)]
+        self.t = np.where(valid & ~done, self.t + 1, 0)
+        self.episode[done] = np.arange(self.next_episode, self.next_episode + int(done.sum()))
+        self.next_episode += int(done.sum())
+        self.after_reset = done
+        self.obs = next_obs
+        return len(rows), finished
