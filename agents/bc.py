@@ -53,6 +53,7 @@ def collect_demonstrations(
                 [t == 0],
                 [episode],
                 [t],
+                [info["is_success"]],
             )
             obs, t, count = next_obs, t + 1, count + 1
         episode += 1

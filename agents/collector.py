@@ -41,6 +41,7 @@ class Collector:
                 self.t[rows] == 0,
                 self.episode[rows],
                 self.t[rows],
+                info["is_success"][rows],
             )
         done = (terminated | truncated) & valid
         finished = [bool(info["is_success"][i]) for i in np.flatnonzero(done)]

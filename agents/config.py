@@ -71,14 +71,17 @@ class TrainConfig:
 
 
 def add_arguments(parser: argparse.ArgumentParser, cls: type = TrainConfig) -> None:
-    """One ``--flag`` per dataclass field, with its type, default and help."""
+    """One ``--flag`` per dataclass field, with its type and help; flags not given are absent
+    from the parsed namespace when the parser uses ``argument_default=argparse.SUPPRESS``."""
     for f in dataclasses.fields(cls):
         flag = "--" + f.name.replace("_", "-")
         if f.type in ("bool", bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=f.metadata["help"])
+            parser.add_argument(
+                flag, action=argparse.BooleanOptionalAction, help=f"{f.metadata['help']} (default: {f.default})"
+            )
         else:
             kind = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
-            parser.add_argument(flag, type=kind, default=f.default, help=f.metadata["help"])
+            parser.add_argument(flag, type=kind, help=f"{f.metadata['help']} (default: {f.default})")
 
 
 def resolve_device(name: str):

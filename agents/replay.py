@@ -10,6 +10,7 @@ Each row is one transition of one environment:
 ``is_first``    ``obs`` is the first observation of its episode
 ``is_last``     the episode ended with this transition (terminated or truncated)
 ``is_terminal`` it ended by termination (success or failure): do not bootstrap
+``is_success``  the task was achieved on this transition (``info["is_success"]``)
 ``episode``     a run-wide episode id; rows of one episode are in step order
 ``step``        index of the transition inside its episode
 ==============  ===========================================================
@@ -35,6 +36,7 @@ _SCALARS = {
     "is_first": bool,
     "is_last": bool,
     "is_terminal": bool,
+    "is_success": bool,
     "episode": np.int64,
     "step": np.int32,
 }
@@ -60,7 +62,9 @@ class ReplayBuffer:
     def __len__(self) -> int:
         return self.size
 
-    def add(self, obs: dict, action, reward, next_obs: dict, terminated, truncated, is_first, episode, step) -> None:
+    def add(
+        self, obs: dict, action, reward, next_obs: dict, terminated, truncated, is_first, episode, step, success=None
+    ) -> None:
         """Add a batch of transitions (leading dimension = number of envs)."""
         n = len(np.atleast_1d(reward))
         idx = (self.pos + np.arange(n)) % self.capacity
@@ -72,6 +76,7 @@ class ReplayBuffer:
         self.data["is_terminal"][idx] = terminated
         self.data["is_last"][idx] = np.logical_or(terminated, truncated)
         self.data["is_first"][idx] = is_first
+        self.data["is_success"][idx] = False if success is None else success
         self.data["episode"][idx] = episode
         self.data["step"][idx] = step
         self.pos = int((self.pos + n) % self.capacity)

@@ -268,19 +268,41 @@ def train(config: TrainConfig, resume: bool = False) -> Any:
     return TRAINERS[config.algo](config, run_dir, resume, resolve_device(config.device))
 
 
+RESUME_OVERRIDES = ("steps", "progress", "eval_every", "eval_episodes", "checkpoint_every", "threads", "device")
+
+
+def config_from_args(args: dict[str, Any], resume: bool) -> TrainConfig:
+    """The run's config: flags over defaults; with ``resume``, flags over the saved config,
+    where only the fields in :data:`RESUME_OVERRIDES` may change."""
+    run_dir = Path(args.get("run_dir", TrainConfig.run_dir))
+    saved = run_dir / "config.json"
+    if not resume or not saved.exists():
+        return TrainConfig(**args)
+    config = TrainConfig.load(saved)
+    for key, value in args.items():
+        if key == "run_dir" or value == getattr(config, key):
+            continue
+        if key not in RESUME_OVERRIDES:
+            raise ValueError(
+                f"--{key.replace('_', '-')} differs from the run being resumed ({getattr(config, key)!r}); "
+                f"only {', '.join(RESUME_OVERRIDES)} may change on --resume"
+            )
+        setattr(config, key, value)
+    return config
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m agents.train", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m agents.train", description=__doc__.split("\n")[0], argument_default=argparse.SUPPRESS
+    )
     add_arguments(parser)
-    parser.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its checkpoint")
-    args = parser.parse_args(argv)
-    resume = args.__dict__.pop("resume")
-    config = TrainConfig(**vars(args))
-    if resume and (Path(config.run_dir) / "config.json").exists():
-        saved = TrainConfig.load(Path(config.run_dir) / "config.json")
-        saved.steps = max(saved.steps, config.steps) if "--steps" in (argv or sys.argv) else saved.steps
-        saved.progress = config.progress
-        config = saved
+    parser.add_argument(
+        "--resume", action="store_true", default=False, help="continue the run in --run-dir from its checkpoint"
+    )
+    args = vars(parser.parse_args(argv))
+    resume = args.pop("resume")
     try:
+        config = config_from_args(args, resume)
         train(config, resume=resume)
     except (TrainingError, CheckpointError, FileExistsError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

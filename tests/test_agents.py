@@ -434,3 +434,34 @@ class _ObservationOracle:
             if present and row[6 + envs.scene.COLOR_NAMES.index(color)] and row[12 + envs.scene.SHAPES.index(shape)]:
                 return np.clip(12 * (row[:2] - obs["proprio"][:2]), -1, 1).astype(np.float32)
         raise AssertionError("the named object is not in the observation")
+
+
+def test_sb3_run_checkpoint_loads_for_evaluation(tmp_path):
+    run = tmp_path / "ppo"
+    agents.train(tiny(run, algo="ppo", steps=512, num_envs=2, eval_every=10_000, checkpoint_every=10_000))
+    payload = load_checkpoint(run / "checkpoint.pt", expect={"algo": "ppo"})
+    assert payload["step"] >= 512 and "policy" in payload["params"]
+    policy, config = agents.load_policy(run)
+    obs, _ = gym.make(config.env).reset(seed=0)
+    action = policy.act(obs)
+    assert action.shape == (2,) and np.all(np.abs(action) <= 1)
+
+
+def test_unwritable_video_path_fails_before_evaluating(tmp_path):
+    blocker = tmp_path / "f"
+    blocker.write_text("x")
+    with pytest.raises(OSError, match="cannot write video"):
+        agents.evaluate(_ObservationOracle(), "Groundworld/GoTo-v0", episodes=1000, video=blocker / "v.mp4")
+
+
+def test_resume_accepts_only_safe_overrides(tmp_path):
+    from agents.training import config_from_args
+
+    run = tmp_path / "run"
+    run.mkdir()
+    TrainConfig(run_dir=str(run), steps=1000, algo="native").save(run / "config.json")
+    extended = config_from_args({"run_dir": str(run), "steps": 5000}, resume=True)
+    assert extended.steps == 5000 and extended.algo == "native"
+    with pytest.raises(ValueError, match="--algo differs from the run being resumed"):
+        config_from_args({"run_dir": str(run), "algo": "ppo"}, resume=True)
+    assert config_from_args({"run_dir": str(run), "algo": "ppo"}, resume=False).algo == "ppo"

@@ -1,0 +1,204 @@
+"""World model: codec, normalisation, fitting a known system, episode boundaries, dream env, checkpoints."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import envs  # noqa: F401
+import world_model
+from agents.bc import collect_demonstrations
+from agents.collector import Collector
+from agents.networks import obs_to_tensors
+from agents.replay import ReplayBuffer
+from agents.sac import SACAgent, SACConfig
+from world_model.codec import StateCodec
+from world_model.ensemble import EnsembleConfig, Normalizer
+from world_model.metrics import disagreement_correlation, episode_windows, open_loop_error
+from world_model.training import WorldModelConfig, split_episodes
+
+SMALL = EnsembleConfig(members=3, elites=2, hidden=64, layers=2)
+
+
+@pytest.fixture(scope="module")
+def goto_data() -> ReplayBuffer:
+    return collect_demonstrations("Groundworld/GoTo-v0", steps=1500, seed=0, action_noise=0.3)
+
+
+@pytest.fixture(scope="module")
+def goto_model(goto_data):
+    model, history = world_model.fit(goto_data, WorldModelConfig(epochs=8, ensemble=SMALL))
+    return model
+
+
+def test_codec_round_trip():
+    env = gym.make("Groundworld/Push-v0")
+    obs = obs_to_tensors({k: v[None] for k, v in env.reset(seed=0)[0].items()})
+    codec = StateCodec(env.observation_space)
+    assert codec.dynamic(obs).shape == (1, 4 + 5 * 6)
+    rebuilt = codec.compose(obs, codec.dynamic(obs))
+    for key in obs:
+        torch.testing.assert_close(rebuilt[key], obs[key])
+    mask = codec.dynamic_mask(obs)
+    assert mask[0, :4].all() and mask.sum() == 4 + 6 * obs["object_mask"].sum()
+
+
+def test_normalizer_round_trip_and_masking():
+    x = torch.randn(500, 3) * torch.tensor([1.0, 10.0, 0.1]) + 5
+    mask = torch.ones_like(x)
+    mask[:250, 2] = 0
+    x[:250, 2] = 1e6  # masked entries must not move the statistics
+    norm = Normalizer(3)
+    norm.fit(x, mask)
+    torch.testing.assert_close(norm.inverse(norm(x)), x)
+    assert abs(norm.std[2].item() - 0.1) < 0.03 and abs(norm.mean[1].item() - 5) < 2
+
+
+def _linear_buffer(steps: int = 3000) -> ReplayBuffer:
+    """GoTo-shaped observations whose body state follows s' = A s + B a exactly."""
+    env = gym.make("Groundworld/GoTo-v0")
+    rng = np.random.default_rng(0)
+    buffer = ReplayBuffer(env.observation_space, 2, steps, "Groundworld/GoTo-v0")
+    template = env.reset(seed=0)[0]
+    a_mat = np.array([[1, 0, 0.04, 0], [0, 1, 0, 0.04], [0, 0, 0.8, 0], [0, 0, 0, 0.8]], dtype=np.float32)
+    b_mat = np.array([[0, 0], [0, 0], [0.5, 0], [0, 0.5]], dtype=np.float32)
+    state = rng.uniform(-0.4, 0.4, size=4).astype(np.float32)
+    for t in range(steps):
+        action = rng.uniform(-1, 1, size=2).astype(np.float32)
+        nxt = a_mat @ state + b_mat @ action
+        obs = dict(template, proprio=state.copy())
+        next_obs = dict(template, proprio=nxt.astype(np.float32))
+        buffer.add(
+            {k: v[None] for k, v in obs.items()},
+            action[None],
+            [0.0],
+            {k: v[None] for k, v in next_obs.items()},
+            [False],
+            [t % 50 == 49],
+            [t % 50 == 0],
+            [t // 50],
+            [t % 50],
+        )
+        state = nxt if t % 50 != 49 else rng.uniform(-0.4, 0.4, size=4).astype(np.float32)
+    return buffer
+
+
+def test_ensemble_fits_a_known_linear_system():
+    buffer = _linear_buffer()
+    model, history = world_model.fit(buffer, WorldModelConfig(epochs=40, patience=40, ensemble=SMALL))
+    assert history[-1]["heldout"] < history[0]["heldout"]
+    errors = open_loop_error(model, buffer, ks=(1, 5))
+    assert errors[1]["proprio"] < 0.01 and errors[5]["proprio"] < 0.05
+
+
+def test_training_never_crosses_episode_boundaries(goto_data):
+    rows = goto_data.rows()
+    train, held = split_episodes(rows["episode"], 0.2, seed=0)
+    assert set(rows["episode"][train]).isdisjoint(rows["episode"][held])
+    for k in (2, 5):
+        for i in episode_windows(rows, k):
+            assert len(set(rows["episode"][i : i + k])) == 1
+            np.testing.assert_array_equal(rows["step"][i : i + k], rows["step"][i] + np.arange(k))
+            assert not rows["is_last"][i : i + k - 1].any()  # only the window's last step may end it
+    # next_obs of a row is the obs of the following row inside an episode (no off-by-one)
+    for i in episode_windows(rows, 2)[:50]:
+        np.testing.assert_array_equal(rows["next_obs/proprio"][i], rows["obs/proprio"][i + 1])
+
+
+def test_model_beats_a_copy_of_the_state(goto_model, goto_data):
+    """Hallucination is measured, not hidden: the one-step error is below predicting no change."""
+    errors = open_loop_error(goto_model, goto_data, ks=(1,))
+    rows = goto_data.rows()
+    codec = goto_model.codec
+    obs = obs_to_tensors({k: rows["obs/" + k] for k in goto_data.keys})
+    nxt = obs_to_tensors({k: rows["next_obs/" + k] for k in goto_data.keys})
+    state = codec.dynamic(obs)
+    var = state.var(0).clamp(min=1e-8)
+    no_change = (((codec.dynamic(nxt) - state) ** 2 / var)[:, :4]).mean().item()
+    assert errors[1]["proprio"] < no_change
+    assert -1.0 <= disagreement_correlation(goto_model, goto_data) <= 1.0
+
+
+def test_dream_env_matches_the_real_spaces_and_autoresets(goto_model, goto_data):
+    real = gym.make("Groundworld/GoTo-v0")
+    dream = world_model.DreamVecEnv(goto_model, goto_data, num_envs=6, horizon=3, max_disagreement=1e9, seed=0)
+    assert dream.metadata["autoreset_mode"] == gym.vector.AutoresetMode.NEXT_STEP
+    assert set(dream.single_observation_space.spaces) == set(real.observation_space.spaces)
+    obs, _ = dream.reset(seed=1)
+    for key, space in real.observation_space.spaces.items():
+        assert obs[key].shape == (6, *space.shape) and obs[key].dtype == space.dtype
+    instruction, zones = obs["instruction"].copy(), obs["zones"].copy()
+    done_before = np.zeros(6, dtype=bool)
+    restarted = np.zeros(6, dtype=bool)
+    ends = 0
+    for _ in range(7):
+        obs, reward, terminated, truncated, info = dream.step(np.zeros((6, 2), dtype=np.float32))
+        assert np.all(np.isfinite(reward)) and info["disagreement"].shape == (6,)
+        assert np.all(reward[done_before] == 0) and not np.any((terminated | truncated)[done_before])
+        restarted |= done_before
+        same = ~restarted  # imagined episodes keep their instruction and zones until they end
+        np.testing.assert_array_equal(obs["instruction"][same], instruction[same])
+        np.testing.assert_array_equal(obs["zones"][same], zones[same])
+        done_before = terminated | truncated
+        ends += int(done_before.sum())
+    assert ends >= 6  # with horizon 3 every imagined episode ends within 7 steps
+
+
+def test_dream_env_stops_at_the_disagreement_threshold(goto_model, goto_data):
+    dream = world_model.DreamVecEnv(goto_model, goto_data, num_envs=8, horizon=100, max_disagreement=0.0, seed=0)
+    dream.reset(seed=0)
+    _, _, terminated, truncated, info = dream.step(np.ones((8, 2), dtype=np.float32))
+    assert np.all(truncated | terminated) and info["model_stopped"][~terminated].all()
+    penalised = world_model.DreamVecEnv(goto_model, goto_data, num_envs=8, penalty=10.0, sample=False, seed=0)
+    plain = world_model.DreamVecEnv(goto_model, goto_data, num_envs=8, penalty=0.0, sample=False, seed=0)
+    penalised.reset(seed=0)
+    plain.reset(seed=0)
+    action = np.ones((8, 2), dtype=np.float32)
+    r_pen, r_plain = penalised.step(action)[1], plain.step(action)[1]
+    info = plain.step(action)[4]
+    assert np.all(r_pen <= r_plain) and info["disagreement"].min() >= 0
+
+
+def test_native_agent_and_sb3_ppo_train_in_the_dream(goto_model, goto_data):
+    from stable_baselines3 import PPO
+
+    import agents
+
+    dream = world_model.DreamVecEnv(goto_model, goto_data, num_envs=8, horizon=10, seed=0)
+    agent = SACAgent(dream.single_observation_space, dream.single_action_space, SACConfig(batch_size=32))
+    replay = ReplayBuffer(dream.single_observation_space, 2, 2000, "Groundworld/GoTo-v0")
+    collector = Collector(dream, replay, seed=0)
+    before = [p.detach().clone() for p in agent.actor.parameters()]
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        collector.step(agent.act(collector.obs))
+        agent.update(replay.sample(32, rng), replay.keys)
+    assert len(replay) > 120  # 240 steps less the auto-reset ones
+    assert any(not torch.equal(a, b) for a, b in zip(before, agent.actor.parameters(), strict=True))
+
+    model = PPO(
+        "MultiInputPolicy",
+        world_model.sb3_vec_env(dream),
+        policy_kwargs=agents.sb3_policy_kwargs(),
+        n_steps=32,
+        batch_size=64,
+        n_epochs=1,
+        seed=0,
+    )
+    model.learn(256)
+    assert model.num_timesteps >= 256
+
+
+def test_world_model_checkpoint_round_trip(tmp_path, goto_model, goto_data):
+    path = world_model.save_world_model(tmp_path / "wm.pt", goto_model, "Groundworld/GoTo-v0")
+    loaded, env_id = world_model.load_world_model(path)
+    assert env_id == "Groundworld/GoTo-v0"
+    rows = goto_data.rows()
+    obs = obs_to_tensors({k: rows["obs/" + k][:16] for k in goto_data.keys})
+    action = torch.as_tensor(rows["action"][:16])
+    a = goto_model.step(obs, action, elite_mean=True)["next_obs"]["proprio"]
+    b = loaded.step(obs, action, elite_mean=True)["next_obs"]["proprio"]
+    torch.testing.assert_close(a, b)
+    torch.testing.assert_close(loaded.elite_index, goto_model.elite_index)

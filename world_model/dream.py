@@ -1,0 +1,181 @@
+"""A batched Gymnasium vector env that steps the learned world model instead of MuJoCo.
+
+Imagined episodes start from real observations drawn from replay, step a random elite per
+row and step, and end when the model predicts termination, at ``horizon``, or when the
+elites disagree more than ``max_disagreement`` (the model no longer knows: stop before it
+hallucinates). ``info["disagreement"]`` carries the disagreement of every step; with
+``penalty > 0`` the reward is lowered by ``penalty x disagreement`` (MOPO). Any agent that
+trains on a Gymnasium vector env can train in it, and :func:`sb3_vec_env` adapts it to
+Stable-Baselines3.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from agents.networks import obs_to_tensors
+from agents.replay import ReplayBuffer
+from world_model.ensemble import EnsembleModel
+
+
+class DreamVecEnv(VectorEnv):
+    """``num_envs`` imagined episodes of the task the model was trained on."""
+
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP}
+
+    def __init__(
+        self,
+        model: EnsembleModel,
+        starts: ReplayBuffer,
+        num_envs: int = 64,
+        horizon: int = 15,
+        max_disagreement: float = 1.0,
+        penalty: float = 0.0,
+        sample: bool = True,
+        action_space: spaces.Box | None = None,
+        seed: int | None = None,
+    ):
+        if len(starts) == 0:
+            raise ValueError("DreamVecEnv needs a non-empty buffer of start observations")
+        self.model = model.eval()
+        self.num_envs, self.horizon = num_envs, horizon
+        self.max_disagreement, self.penalty, self.sample = max_disagreement, penalty, sample
+        self.starts = starts
+        obs_space = spaces.Dict({k: _space_like(starts, k) for k in starts.keys})
+        self.single_observation_space = obs_space
+        self.single_action_space = action_space or spaces.Box(-1.0, 1.0, (model.action_dim,), np.float32)
+        self.observation_space = batch_space(obs_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self._rng = np.random.default_rng(seed)
+        self._torch_rng = torch.Generator().manual_seed(0 if seed is None else seed)
+        self._obs: dict[str, torch.Tensor] = {}
+        self._t = np.zeros(num_envs, dtype=np.int64)
+        self._needs_reset = np.zeros(num_envs, dtype=bool)
+
+    def _draw_starts(self, n: int) -> dict[str, torch.Tensor]:
+        idx = self._rng.integers(0, len(self.starts), size=n)
+        return obs_to_tensors({k: self.starts.data["obs/" + k][idx] for k in self.starts.keys})
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+            self._torch_rng.manual_seed(seed)
+        self._obs = self._draw_starts(self.num_envs)
+        self._t[:] = 0
+        self._needs_reset[:] = False
+        return self._numpy(self._obs), {}
+
+    def step(self, actions: np.ndarray):
+        actions = np.asarray(actions, dtype=np.float32).reshape(self.num_envs, -1)
+        if not np.isfinite(actions).all():
+            raise ValueError("DreamVecEnv.step got NaN or inf actions")
+        actions = np.clip(actions, self.single_action_space.low, self.single_action_space.high)
+        out = self.model.step(self._obs, torch.as_tensor(actions), self._torch_rng, self.sample)
+        disagreement = out["disagreement"].numpy()
+        reward = out["reward"].numpy() - self.penalty * disagreement
+        success = out["success"].numpy() > 0.5
+        terminated = (out["terminal"].numpy() > 0.5) | success
+        self._t += 1
+        truncated = ((self._t >= self.horizon) | (disagreement > self.max_disagreement)) & ~terminated
+        next_obs = out["next_obs"]
+        # rows that finished last step start a new imagined episode now (NEXT_STEP autoreset)
+        resets = self._needs_reset
+        if resets.any():
+            fresh = self._draw_starts(int(resets.sum()))
+            mask = torch.as_tensor(resets)
+            for key in next_obs:
+                next_obs[key] = next_obs[key].clone()
+                next_obs[key][mask] = fresh[key]
+            self._t[resets] = 0
+            reward[resets], terminated[resets], truncated[resets], success[resets] = 0.0, False, False, False
+            disagreement[resets] = 0.0
+        self._obs = next_obs
+        self._needs_reset = terminated | truncated
+        info = {
+            "disagreement": disagreement,
+            "is_success": success,
+            "model_stopped": truncated & (disagreement > self.max_disagreement),
+        }
+        return self._numpy(next_obs), reward.astype(np.float32), terminated, truncated, info
+
+    def _numpy(self, obs: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+        return {k: obs[k].numpy().astype(self.single_observation_space[k].dtype) for k in self.starts.keys}
+
+
+def _space_like(buffer: ReplayBuffer, key: str) -> spaces.Box:
+    sample = buffer.data["obs/" + key]
+    if np.issubdtype(sample.dtype, np.integer):
+        return spaces.Box(0, np.iinfo(np.int16).max, sample.shape[1:], sample.dtype)
+    return spaces.Box(-np.inf, np.inf, sample.shape[1:], sample.dtype)
+
+
+def sb3_vec_env(dream: DreamVecEnv):
+    """A Stable-Baselines3 ``VecEnv`` view of a dream env (e.g. for PPO)."""
+    from stable_baselines3.common.vec_env.base_vec_env import VecEnv
+
+    class DreamSB3(VecEnv):
+        def __init__(self):
+            super().__init__(dream.num_envs, dream.single_observation_space, dream.single_action_space)
+            self._actions = None
+
+        def reset(self):
+            return dream.reset()[0]
+
+        def step_async(self, actions):
+            self._actions = actions
+
+        def step_wait(self):
+            obs, reward, terminated, truncated, info = dream.step(self._actions)
+            done = terminated | truncated
+            infos = [
+                {
+                    "is_success": bool(info["is_success"][i]),
+                    "disagreement": float(info["disagreement"][i]),
+                    "TimeLimit.truncated": bool(truncated[i]),
+                }
+                for i in range(self.num_envs)
+            ]
+            if done.any():  # SB3 resets finished envs inside step (same-step autoreset)
+                for i in np.flatnonzero(done):
+                    infos[i]["terminal_observation"] = {k: v[i] for k, v in obs.items()}
+                obs = _reset_rows(dream, obs, done)
+            return obs, reward, done, infos
+
+        def close(self):
+            pass
+
+        def get_attr(self, attr_name, indices=None):
+            return [getattr(dream, attr_name)] * self.num_envs
+
+        def set_attr(self, attr_name, value, indices=None):
+            setattr(dream, attr_name, value)
+
+        def env_method(self, method_name, *args, indices=None, **kwargs):
+            return [getattr(dream, method_name)(*args, **kwargs)]
+
+        def env_is_wrapped(self, wrapper_class, indices=None):
+            return [False] * self.num_envs
+
+        def seed(self, seed=None):
+            dream.reset(seed=seed)
+            return [seed] * self.num_envs
+
+    return DreamSB3()
+
+
+def _reset_rows(dream: DreamVecEnv, obs: dict[str, np.ndarray], done: np.ndarray) -> dict[str, np.ndarray]:
+    """Replace the rows of ``obs`` that ended with fresh start observations (SB3 semantics)."""
+    fresh = dream._numpy(dream._draw_starts(int(done.sum())))
+    out = {k: v.copy() for k, v in obs.items()}
+    for key in out:
+        out[key][done] = fresh[key]
+    dream._obs = obs_to_tensors(out)
+    dream._t[done] = 0
+    dream._needs_reset[:] = False
+    return out

@@ -1,0 +1,183 @@
+"""A language-conditioned probabilistic ensemble of dynamics, reward, success and termination.
+
+Each member maps (dynamic state, fixed context, instruction, action) to a Gaussian over
+the normalised change of the dynamic state, a reward, and success and termination logits
+(after PETS/MBPO; small named methods after TD-MPC2's ``WorldModel``). The instruction is
+read by the same position-aware token encoder the agents use.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import gymnasium as gym
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from agents.networks import InstructionEncoder
+from world_model.codec import StateCodec
+
+
+@dataclass
+class EnsembleConfig:
+    """Sizes of :class:`EnsembleModel`."""
+
+    members: int = 5
+    """Ensemble members trained from different initialisations and data orders."""
+    elites: int = 3
+    """Members kept for prediction (best held-out loss)."""
+    hidden: int = 200
+    """Width of each member's hidden layers."""
+    layers: int = 3
+    """Hidden layers per member."""
+    instruction_dim: int = 32
+    """Width of the instruction vector."""
+
+
+class Normalizer(nn.Module):
+    """Per-feature mean and standard deviation, stored as buffers (saved with the model)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("std", torch.ones(dim))
+
+    def fit(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> None:
+        """Statistics of ``x`` (rows x features), counting only entries where ``mask`` is 1."""
+        w = torch.ones_like(x) if mask is None else mask.to(x.dtype)
+        count = w.sum(0).clamp(min=1.0)
+        mean = (x * w).sum(0) / count
+        var = ((x - mean) ** 2 * w).sum(0) / count
+        self.mean.copy_(mean)
+        self.std.copy_(var.sqrt().clamp(min=1e-4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+    def inverse(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.std + self.mean
+
+
+class EnsembleLinear(nn.Module):
+    """``k`` independent linear layers as one batched matmul: (k, B, in) -> (k, B, out)."""
+
+    def __init__(self, k: int, in_dim: int, out_dim: int):
+        super().__init__()
+        bound = 1 / math.sqrt(in_dim)
+        self.weight = nn.Parameter(torch.empty(k, in_dim, out_dim).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.zeros(k, 1, out_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
+@dataclass
+class Prediction:
+    """One step of every member: tensors shaped (members, batch, ...)."""
+
+    delta_mean: torch.Tensor  # normalised change of the dynamic state
+    delta_logvar: torch.Tensor
+    reward: torch.Tensor
+    success_logit: torch.Tensor
+    terminal_logit: torch.Tensor
+
+
+class EnsembleModel(nn.Module):
+    """The world model. ``obs`` arguments are dicts of batched tensors (see ``obs_to_tensors``)."""
+
+    def __init__(self, observation_space: gym.spaces.Dict, action_dim: int, config: EnsembleConfig | None = None):
+        super().__init__()
+        self.config = c = config or EnsembleConfig()
+        self.codec = StateCodec(observation_space)
+        self.action_dim = action_dim
+        self.instruction = InstructionEncoder(observation_space["instruction"].shape[0], 16, c.instruction_dim)
+        self.state_norm = Normalizer(self.codec.dim)
+        self.delta_norm = Normalizer(self.codec.dim)
+        self.context_norm = Normalizer(self.codec.context_dim)
+        in_dim = self.codec.dim + self.codec.context_dim + c.instruction_dim + action_dim
+        dims = [in_dim] + [c.hidden] * c.layers
+        self.body = nn.ModuleList(EnsembleLinear(c.members, a, b) for a, b in zip(dims[:-1], dims[1:], strict=True))
+        self.out = EnsembleLinear(c.members, c.hidden, 2 * self.codec.dim + 3)
+        self.max_logvar = nn.Parameter(torch.full((self.codec.dim,), 0.5))
+        self.min_logvar = nn.Parameter(torch.full((self.codec.dim,), -10.0))
+        self.register_buffer("elite_index", torch.arange(c.elites))
+
+    # ---------------------------------------------------------------- small named pieces
+    def inputs(self, obs: dict[str, torch.Tensor], action: torch.Tensor) -> torch.Tensor:
+        """The members' shared input row: normalised state and context, instruction, action."""
+        state = self.state_norm(self.codec.dynamic(obs))
+        context = self.context_norm(self.codec.context(obs))
+        return torch.cat([state, context, self.instruction(obs["instruction"]), action.float()], -1)
+
+    def forward(self, obs: dict[str, torch.Tensor], action: torch.Tensor) -> Prediction:
+        x = self.inputs(obs, action).unsqueeze(0).expand(self.config.members, -1, -1)
+        for layer in self.body:
+            x = F.silu(layer(x))
+        out = self.out(x)
+        d = self.codec.dim
+        mean, logvar = out[..., :d], out[..., d : 2 * d]
+        logvar = self.max_logvar - F.softplus(self.max_logvar - logvar)  # soft bounds (PETS)
+        logvar = self.min_logvar + F.softplus(logvar - self.min_logvar)
+        return Prediction(mean, logvar, out[..., 2 * d], out[..., 2 * d + 1], out[..., 2 * d + 2])
+
+    def loss(self, obs, action, next_obs, reward, success, terminal) -> tuple[torch.Tensor, torch.Tensor]:
+        """(total training loss, per-member held-out score) for one batch of transitions."""
+        pred = self(obs, action)
+        target = self.delta_norm(self.codec.dynamic(next_obs) - self.codec.dynamic(obs))
+        # features that never changed in the training data carry no signal, and a shrinking
+        # variance on them would swamp the loss: learn only the ones that move
+        mask = self.codec.dynamic_mask(obs) * (self.delta_norm.std > 2e-4)
+        inv_var = torch.exp(-pred.delta_logvar)
+        nll = (((pred.delta_mean - target) ** 2) * inv_var + pred.delta_logvar) * mask
+        per_member = nll.sum(-1) / mask.sum(-1)
+        reward_loss = (pred.reward - reward) ** 2
+        success_loss = F.binary_cross_entropy_with_logits(
+            pred.success_logit, success.expand_as(pred.success_logit), reduction="none"
+        )
+        terminal_loss = F.binary_cross_entropy_with_logits(
+            pred.terminal_logit, terminal.expand_as(pred.terminal_logit), reduction="none"
+        )
+        member_loss = (per_member + reward_loss + success_loss + terminal_loss).mean(-1)  # (members,)
+        bounds = 0.01 * (self.max_logvar.sum() - self.min_logvar.sum())
+        mse = ((((pred.delta_mean - target) ** 2) * mask).sum(-1) / mask.sum(-1)).mean(-1)
+        return member_loss.sum() + bounds, mse + reward_loss.mean(-1)
+
+    # ---------------------------------------------------------------- prediction
+    @torch.no_grad()
+    def step(
+        self,
+        obs: dict[str, torch.Tensor],
+        action: torch.Tensor,
+        generator: torch.Generator | None = None,
+        sample: bool = True,
+        elite_mean: bool = False,
+    ) -> dict[str, torch.Tensor]:
+        """Imagine one step. Each row uses a random elite (TS-1) and, with ``sample``, draws from
+        its Gaussian; ``elite_mean`` uses the elites' average prediction instead (for
+        measuring). Returns next_obs (dict), reward, success and terminal probabilities, and
+        the elites' disagreement (mean std of their normalised predicted change)."""
+        pred = self(obs, action)
+        elites = self.elite_index
+        mean, logvar = pred.delta_mean[elites], pred.delta_logvar[elites]
+        b = action.shape[0]
+        rows = torch.arange(b, device=action.device)
+        pick = torch.randint(len(elites), (b,), generator=generator, device=action.device)
+        if elite_mean:
+            delta = mean.mean(0)
+        else:
+            delta = mean[pick, rows]
+            if sample:
+                noise = torch.randn(delta.shape, generator=generator, device=delta.device)
+                delta = delta + noise * (0.5 * logvar[pick, rows]).exp()
+        mask = self.codec.dynamic_mask(obs)
+        dynamic = self.codec.dynamic(obs) + self.delta_norm.inverse(delta) * mask
+        disagreement = (mean.std(0) * mask).sum(-1) / mask.sum(-1)
+        return {
+            "next_obs": self.codec.compose(obs, dynamic),
+            "reward": pred.reward[elites][pick, rows],
+            "success": torch.sigmoid(pred.success_logit[elites][pick, rows]),
+            "terminal": torch.sigmoid(pred.terminal_logit[elites][pick, rows]),
+            "disagreement": disagreement,
+        }

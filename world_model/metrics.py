@@ -1,0 +1,96 @@
+"""Measuring hallucination: open-loop k-step error, disagreement vs error, imagined vs real success."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from agents.networks import obs_to_tensors
+from agents.replay import ReplayBuffer
+from world_model.codec import OBJECT_DYNAMIC
+from world_model.ensemble import EnsembleModel
+
+
+def episode_windows(rows: dict[str, np.ndarray], k: int) -> np.ndarray:
+    """Row indices ``i`` such that rows i .. i+k-1 are consecutive steps of one episode."""
+    episode, step = rows["episode"], rows["step"]
+    ok = np.ones(len(episode) - k + 1, dtype=bool) if len(episode) >= k else np.zeros(0, dtype=bool)
+    for j in range(1, k):
+        ok &= (episode[j : len(episode) - k + 1 + j] == episode[: len(episode) - k + 1]) & (
+            step[j : len(step) - k + 1 + j] == step[: len(step) - k + 1] + j
+        )
+    return np.flatnonzero(ok)
+
+
+def _components(model: EnsembleModel) -> dict[str, np.ndarray]:
+    p = model.codec.proprio_dim
+    objects = np.arange(model.codec.dim - p).reshape(-1, OBJECT_DYNAMIC) + p
+    return {
+        "proprio": np.arange(p),
+        "object position": objects[:, :3].ravel(),
+        "object velocity": objects[:, 3:].ravel(),
+    }
+
+
+@torch.no_grad()
+def open_loop_error(
+    model: EnsembleModel, buffer: ReplayBuffer, ks: tuple[int, ...] = (1, 5, 15), max_windows: int = 2000, seed: int = 0
+) -> dict[int, dict[str, float]]:
+    """Mean squared error of k-step open-loop predictions (real actions, the elites' mean
+    prediction fed back), divided by the variance of each feature over the data, averaged
+    per component (proprio, object positions, object velocities) over present objects."""
+    rows = buffer.rows()
+    codec = model.codec
+    all_obs = obs_to_tensors({k: rows["obs/" + k] for k in buffer.keys})
+    state = codec.dynamic(all_obs).numpy()
+    mask = codec.dynamic_mask(all_obs).numpy()
+    variance = np.maximum(
+        ((state - (state * mask).sum(0) / mask.sum(0).clip(1)) ** 2 * mask).sum(0) / mask.sum(0).clip(1), 1e-8
+    )
+    rng = np.random.default_rng(seed)
+    out: dict[int, dict[str, float]] = {}
+    for k in ks:
+        starts = episode_windows(rows, k)
+        if len(starts) == 0:
+            continue
+        starts = rng.choice(starts, size=min(max_windows, len(starts)), replace=False)
+        obs = obs_to_tensors({key: rows["obs/" + key][starts] for key in buffer.keys})
+        for j in range(k):
+            action = torch.as_tensor(rows["action"][starts + j])
+            obs = model.step(obs, action, elite_mean=True)["next_obs"]
+        real = obs_to_tensors({key: rows["next_obs/" + key][starts + k - 1] for key in buffer.keys})
+        err = (codec.dynamic(obs).numpy() - codec.dynamic(real).numpy()) ** 2 / variance
+        m = mask[starts]
+        out[k] = {
+            name: float((err[:, idx] * m[:, idx]).sum() / max(1.0, m[:, idx].sum()))
+            for name, idx in _components(model).items()
+        }
+        out[k]["all"] = float((err * m).sum() / m.sum())
+    return out
+
+
+@torch.no_grad()
+def disagreement_correlation(model: EnsembleModel, buffer: ReplayBuffer, samples: int = 4000, seed: int = 0) -> float:
+    """Pearson correlation, over transitions, of the elites' disagreement with the real one-step error."""
+    rows = buffer.rows()
+    idx = np.random.default_rng(seed).choice(len(buffer), size=min(samples, len(buffer)), replace=False)
+    obs = obs_to_tensors({k: rows["obs/" + k][idx] for k in buffer.keys})
+    real = obs_to_tensors({k: rows["next_obs/" + k][idx] for k in buffer.keys})
+    out = model.step(obs, torch.as_tensor(rows["action"][idx]), elite_mean=True)
+    codec = model.codec
+    mask = codec.dynamic_mask(obs)
+    err = (
+        (
+            model.delta_norm(codec.dynamic(out["next_obs"]) - codec.dynamic(obs))
+            - model.delta_norm(codec.dynamic(real) - codec.dynamic(obs))
+        )
+        ** 2
+        * mask
+    ).sum(-1) / mask.sum(-1)
+    return float(np.corrcoef(out["disagreement"].numpy(), err.numpy())[0, 1])
+
+
+def summary(model: EnsembleModel, buffer: ReplayBuffer) -> dict[str, Any]:
+    return {"open_loop": open_loop_error(model, buffer), "disagreement_corr": disagreement_correlation(model, buffer)}

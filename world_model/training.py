@@ -1,0 +1,218 @@
+"""Fit the ensemble world model on replay data, with early stopping on held-out episodes.
+
+    python -m world_model.train --data runs/goto/replay-60000.npz --run-dir runs/wm-goto
+
+From Python::
+
+    model, history = world_model.fit(replay, WorldModelConfig())
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import dataclasses
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import envs  # noqa: F401  (registers the environments)
+from agents.checkpoint import load_checkpoint, load_state, save_checkpoint
+from agents.logger import check_writable_dir
+from agents.networks import obs_to_tensors
+from agents.replay import ReplayBuffer
+from world_model.ensemble import EnsembleConfig, EnsembleModel
+
+
+@dataclass
+class WorldModelConfig:
+    """How to fit the world model."""
+
+    epochs: int = 100
+    """Most passes over the training episodes."""
+    batch_size: int = 256
+    """Transitions per gradient step."""
+    lr: float = 1e-3
+    """Adam learning rate."""
+    weight_decay: float = 1e-5
+    """Adam weight decay."""
+    holdout: float = 0.15
+    """Fraction of episodes held out for early stopping and elite selection."""
+    patience: int = 6
+    """Epochs without a 1% held-out improvement before stopping."""
+    seed: int = 0
+    """Seed of the split, initialisation and batches."""
+    ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
+    """Sizes of the ensemble."""
+
+
+def transitions(buffer: ReplayBuffer, rows: np.ndarray | None = None) -> dict[str, Any]:
+    """Tensors of the buffer's transitions (all, or the given row indices of ``buffer.rows()``)."""
+    data = buffer.rows()
+    idx = np.arange(len(buffer)) if rows is None else rows
+    obs = obs_to_tensors({k: data["obs/" + k][idx] for k in buffer.keys})
+    next_obs = obs_to_tensors({k: data["next_obs/" + k][idx] for k in buffer.keys})
+    return {
+        "obs": obs,
+        "next_obs": next_obs,
+        "action": torch.as_tensor(data["action"][idx]),
+        "reward": torch.as_tensor(data["reward"][idx]),
+        "success": torch.as_tensor(data["is_success"][idx]).float(),
+        "terminal": torch.as_tensor(data["is_terminal"][idx]).float(),
+    }
+
+
+def split_episodes(episodes: np.ndarray, holdout: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices of training and held-out transitions; an episode is never split."""
+    ids = np.unique(episodes)
+    rng = np.random.default_rng(seed)
+    held = set(rng.choice(ids, size=max(1, int(round(holdout * len(ids)))), replace=False).tolist())
+    is_held = np.array([e in held for e in episodes])
+    return np.flatnonzero(~is_held), np.flatnonzero(is_held)
+
+
+def _take(batch: dict[str, Any], idx: torch.Tensor) -> dict[str, Any]:
+    return {k: ({kk: vv[idx] for kk, vv in v.items()} if isinstance(v, dict) else v[idx]) for k, v in batch.items()}
+
+
+def fit_normalizers(model: EnsembleModel, data: dict[str, Any]) -> None:
+    codec = model.codec
+    mask = codec.dynamic_mask(data["obs"])
+    state = codec.dynamic(data["obs"])
+    model.state_norm.fit(state, mask)
+    model.delta_norm.fit(codec.dynamic(data["next_obs"]) - state, mask)
+    model.context_norm.fit(codec.context(data["obs"]))
+
+
+@torch.no_grad()
+def heldout_scores(model: EnsembleModel, data: dict[str, Any], batch_size: int = 2048) -> torch.Tensor:
+    """Per-member mean held-out error (normalised change MSE + reward MSE)."""
+    n = len(data["action"])
+    total = torch.zeros(model.config.members)
+    for start in range(0, n, batch_size):
+        b = _take(data, torch.arange(start, min(n, start + batch_size)))
+        _, score = model.loss(b["obs"], b["action"], b["next_obs"], b["reward"], b["success"], b["terminal"])
+        total += score * len(b["action"])
+    return total / n
+
+
+def fit(
+    buffer: ReplayBuffer, config: WorldModelConfig, observation_space: gym.spaces.Dict | None = None, on_epoch=None
+) -> tuple[EnsembleModel, list[dict[str, float]]]:
+    """Train a new ensemble on ``buffer``; return it (best held-out epoch, elites chosen) and the history."""
+    torch.manual_seed(config.seed)
+    space = observation_space or gym.make(buffer.env_id).observation_space
+    model = EnsembleModel(space, buffer.action_dim, config.ensemble)
+    rows = buffer.rows()
+    train_idx, held_idx = split_episodes(rows["episode"], config.holdout, config.seed)
+    if len(train_idx) < config.batch_size or len(held_idx) == 0:
+        raise ValueError(
+            f"too little data to fit a world model: {len(train_idx)} training and {len(held_idx)} held-out transitions"
+        )
+    train, held = transitions(buffer, train_idx), transitions(buffer, held_idx)
+    fit_normalizers(model, train)
+    optim = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    generator = torch.Generator().manual_seed(config.seed)
+    best, best_state, stale, history = float("inf"), None, 0, []
+    for epoch in range(config.epochs):
+        order = torch.randperm(len(train_idx), generator=generator)
+        losses = []
+        for start in range(0, len(order) - config.batch_size + 1, config.batch_size):
+            b = _take(train, order[start : start + config.batch_size])
+            loss, _ = model.loss(b["obs"], b["action"], b["next_obs"], b["reward"], b["success"], b["terminal"])
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"world-model loss became {loss.item()} in epoch {epoch}")
+            optim.zero_grad(set_to_none=True)
+            loss.backward()
+            optim.step()
+            losses.append(loss.item())
+        scores = heldout_scores(model, held)
+        score = float(scores.sort().values[: config.ensemble.elites].mean())
+        history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "heldout": score})
+        if on_epoch is not None:
+            on_epoch(history[-1])
+        if score < best * 0.99:
+            best, best_state, stale = score, copy.deepcopy(model.state_dict()), 0
+            best_state["elite_index"] = scores.argsort()[: config.ensemble.elites].clone()
+        else:
+            stale += 1
+            if stale >= config.patience:
+                break
+    model.load_state_dict(best_state)
+    return model, history
+
+
+def save_world_model(path: str | Path, model: EnsembleModel, env_id: str, extra: dict[str, Any] | None = None) -> Path:
+    return save_checkpoint(
+        path,
+        {
+            "kind": "world_model",
+            "env": env_id,
+            "model": model.state_dict(),
+            "ensemble": dataclasses.asdict(model.config),
+            "action_dim": model.action_dim,
+            **(extra or {}),
+        },
+    )
+
+
+def load_world_model(path: str | Path) -> tuple[EnsembleModel, str]:
+    """A saved world model and the env id it was trained on."""
+    payload = load_checkpoint(path, expect={"kind": "world_model"})
+    space = gym.make(payload["env"]).observation_space
+    model = EnsembleModel(space, payload["action_dim"], EnsembleConfig(**payload["ensemble"]))
+    load_state(model, payload["model"], "world model")
+    return model, payload["env"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tqdm import tqdm
+
+    parser = argparse.ArgumentParser(prog="python -m world_model.train", description=__doc__.split("\n")[0])
+    parser.add_argument("--data", required=True, help="replay file (.npz) written by agents.train or agents.bc")
+    parser.add_argument("--run-dir", required=True)
+    for f in dataclasses.fields(WorldModelConfig):
+        if f.name != "ensemble":
+            parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
+    for f in dataclasses.fields(EnsembleConfig):
+        parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
+    args = vars(parser.parse_args(argv))
+    ens = EnsembleConfig(**{f.name: args.pop(f.name) for f in dataclasses.fields(EnsembleConfig)})
+    data, run_dir = args.pop("data"), args.pop("run_dir")
+    config = WorldModelConfig(ensemble=ens, **args)
+    try:
+        run = check_writable_dir(run_dir)
+        with np.load(data, allow_pickle=False) as archive:
+            import json
+
+            env_id = json.loads(str(archive["meta"]))["env_id"]
+        buffer = ReplayBuffer.load(data, gym.make(env_id).observation_space)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    bar = tqdm(total=config.epochs, unit="epoch")
+    metrics = run / "metrics.csv"
+    start = time.time()
+
+    def on_epoch(row: dict[str, float]) -> None:
+        bar.update(1)
+        bar.set_postfix(heldout=f"{row['heldout']:.4f}")
+        new = not metrics.exists()
+        with open(metrics, "a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=[*row, "wall_s"])
+            if new:
+                writer.writeheader()
+            writer.writerow({**row, "wall_s": round(time.time() - start, 1)})
+
+    model, history = fit(buffer, config, on_epoch=on_epoch)
+    bar.close()
+    path = save_world_model(run / "world_model.pt", model, env_id, {"history": history})
+    print(f"best held-out error {min(h['heldout'] for h in history):.4f} after {len(history)} epochs; wrote {path}")
+    return 0
