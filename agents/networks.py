@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from envs import tokenizer
+from envs.base import OBJECT_DYNAMIC, ZONE_GEOMETRY
 
 
 @dataclass
@@ -76,23 +77,26 @@ class FiLMEntities(nn.Module):
 
 
 class AttentionPool(nn.Module):
-    """Instruction-and-body-conditioned multi-head attention pooling over a masked set.
+    """Multi-head attention pooling over a masked set, queried by the instruction and body.
 
-    Each head has one query, so scores are computed with broadcasting rather than batched
-    matmuls (which are slow for such small matrices on CPU).
+    Keys are given by the caller; each head has one query, so scores are computed with
+    broadcasting rather than batched matmuls (which are slow for such small matrices on CPU).
     """
 
-    def __init__(self, dim: int, query_dim: int, heads: int, head_dim: int = 32):
+    def __init__(self, value_dim: int, query_dim: int, heads: int, head_dim: int = 32):
         super().__init__()
         self.heads, self.head_dim = heads, head_dim
         self.query = nn.Linear(query_dim, heads * head_dim)
-        self.key_value = nn.Linear(dim, 2 * heads * head_dim)
+        self.value = nn.Linear(value_dim, heads * head_dim)
         self.out_dim = heads * head_dim
 
-    def forward(self, entities: torch.Tensor, mask: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
-        b, n, _ = entities.shape
+    def forward(
+        self, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, query: torch.Tensor
+    ) -> torch.Tensor:
+        b, n, _ = values.shape
         q = self.query(query).view(b, 1, self.heads, self.head_dim)
-        k, v = self.key_value(entities).view(b, n, self.heads, 2 * self.head_dim).chunk(2, dim=-1)
+        k = keys.view(b, n, self.heads, self.head_dim)
+        v = self.value(values).view(b, n, self.heads, self.head_dim)
         scores = (q * k).sum(-1) / math.sqrt(self.head_dim)  # (B, N, H)
         scores = scores.masked_fill(mask.unsqueeze(-1) < 0.5, -1e4)
         weights = scores.softmax(dim=1).unsqueeze(-1)  # over the set
@@ -147,6 +151,11 @@ class GroundedEncoder(nn.Module):
             self.body = nn.Sequential(nn.Linear(body_dim, c.proprio_dim), nn.ReLU())
             self.objects = FiLMEntities(spaces["objects"].shape[-1], c.entity_dim, c.instruction_dim)
             self.zones = FiLMEntities(spaces["zones"].shape[-1], c.entity_dim, c.instruction_dim)
+            # keys are linear in the attribute one-hots (colour, shape, size): "red" and "cube"
+            # add up to a match, so a colour-shape pair never named in training scores like the
+            # trained ones (systematic generalisation); positions do not enter the keys
+            self.object_keys = nn.Linear(spaces["objects"].shape[-1] - OBJECT_DYNAMIC, c.heads * c.head_dim)
+            self.zone_keys = nn.Linear(spaces["zones"].shape[-1] - ZONE_GEOMETRY, c.heads * c.head_dim)
             self.pool = AttentionPool(c.entity_dim, c.instruction_dim + c.proprio_dim, c.heads, c.head_dim)
             out += c.proprio_dim + self.pool.out_dim
         if self.has_pixels:
@@ -159,9 +168,16 @@ class GroundedEncoder(nn.Module):
         parts = [instr]
         if self.has_state:
             body = self.body(torch.cat([obs["proprio"], *(obs[k] for k in self.extra)], dim=-1))
-            entities = torch.cat([self.objects(obs["objects"], instr), self.zones(obs["zones"], instr)], dim=1)
+            values = torch.cat([self.objects(obs["objects"], instr), self.zones(obs["zones"], instr)], dim=1)
+            keys = torch.cat(
+                [
+                    self.object_keys(obs["objects"][..., OBJECT_DYNAMIC:]),
+                    self.zone_keys(obs["zones"][..., ZONE_GEOMETRY:]),
+                ],
+                dim=1,
+            )
             mask = torch.cat([obs["object_mask"], obs["zone_mask"]], dim=1)
-            parts += [body, self.pool(entities, mask, torch.cat([instr, body], dim=-1))]
+            parts += [body, self.pool(keys, values, mask, torch.cat([instr, body], dim=-1))]
         if self.has_pixels:
             parts.append(self.pixels(obs["pixels"], instr))
         return torch.cat(parts, dim=-1)

@@ -23,7 +23,9 @@ from envs.language import Goal, SceneView, Status
 from envs.scene import MAX_OBJECTS, MAX_ZONES, TABLE_TOP, ObjectSpec, ZoneSpec
 
 OBJECT_FEATURES = 16  # position (3), velocity (3), colour one-hot (6), shape one-hot (3), half-extent (1)
+OBJECT_DYNAMIC = 6  # the first OBJECT_DYNAMIC object features change within an episode, the rest are attributes
 ZONE_FEATURES = 9  # x, y, radius, colour one-hot (6)
+ZONE_GEOMETRY = 3  # the first ZONE_GEOMETRY zone features are geometry, the rest its colour
 FRAME_SKIP = 20
 DT = scene.TIMESTEP * FRAME_SKIP
 OBS_MODES = ("state", "pixels", "state+pixels")

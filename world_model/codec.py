@@ -12,7 +12,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-OBJECT_DYNAMIC = 6  # position (3) and velocity (3) of each object
+from envs.base import OBJECT_DYNAMIC  # position (3) and velocity (3) of each object
 
 
 class StateCodec:
