@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ALGOS = ("native", "sac", "ppo", "rppo", "bc")
+ALGOS = ("native", "mbpo", "sac", "ppo", "rppo", "bc")
 
 
 def _f(default: Any, help: str, **kw: Any) -> Any:
@@ -21,7 +21,10 @@ class TrainConfig:
     """Everything ``agents.train`` needs; saved as ``config.json`` in the run folder."""
 
     env: str = _f("Groundworld/GoTo-v0", "environment id")
-    algo: str = _f("native", "native (our SAC) | sac | ppo (Stable-Baselines3) | rppo (recurrent PPO) | bc")
+    algo: str = _f(
+        "native",
+        "native (our SAC) | mbpo (native + world model) | sac | ppo (Stable-Baselines3) | rppo (recurrent PPO) | bc",
+    )
     steps: int = _f(50_000, "real environment steps (for bc: oracle demonstration steps)")
     seed: int = _f(0, "seed of environments, networks and sampling")
     run_dir: str = _f("runs/default", "folder for config, logs, checkpoints and plots")
@@ -34,6 +37,8 @@ class TrainConfig:
     lr: float = _f(3e-4, "learning rate")
     gamma: float = _f(0.97, "discount factor")
     bc_epochs: int = _f(30, "passes over the demonstrations (bc)")
+    refit_every: int = _f(2_500, "real steps between world-model refits (mbpo; the first fit is at learning_starts)")
+    real_ratio: float = _f(0.25, "fraction of each batch drawn from real transitions (mbpo)")
     eval_every: int = _f(10_000, "environment steps between evaluations")
     eval_episodes: int = _f(30, "episodes per evaluation (train split, deterministic policy)")
     checkpoint_every: int = _f(10_000, "environment steps between checkpoints")

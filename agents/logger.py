@@ -32,6 +32,10 @@ class RunLogger:
 
         self.run_dir = run_dir
         self.csv_path = run_dir / "progress.csv"
+        self.rows: list[dict[str, Any]] = []
+        if self.csv_path.exists():  # a resumed run keeps its earlier rows
+            with open(self.csv_path) as f:
+                self.rows = list(csv.DictReader(f))
         self.writer = SummaryWriter(str(run_dir / "tb"))
         self.bar = tqdm(total=total_steps, initial=start_step, disable=not progress, unit="step", dynamic_ncols=True)
         self.recent: deque[float] = deque(maxlen=100)
@@ -68,12 +72,14 @@ class RunLogger:
         for key, value in row.items():
             if key != "step" and isinstance(value, float) and not math.isnan(value):
                 self.writer.add_scalar(f"log/{key}", value, step)
-        new = not self.csv_path.exists()
-        with open(self.csv_path, "a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(row), extrasaction="ignore")
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        self.rows.append(row)
+        columns = list(dict.fromkeys(key for r in self.rows for key in r))  # new columns may appear later
+        tmp = self.csv_path.with_name(self.csv_path.name + ".tmp")
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(self.rows)
+        os.replace(tmp, self.csv_path)
         self.writer.flush()
         self.plot()
 

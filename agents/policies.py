@@ -95,7 +95,7 @@ def load_policy(run_dir: str | Path, device: str = "cpu") -> tuple[Any, TrainCon
     payload = load_checkpoint(run_dir / "checkpoint.pt", expect={"algo": config.algo, "env": config.env})
     env = gym.make(config.env)
     dev = resolve_device(device)
-    if config.algo == "native":
+    if config.algo in ("native", "mbpo"):
         from agents.sac import SACAgent, SACConfig
 
         agent = SACAgent(env.observation_space, env.action_space, SACConfig(**payload["sac_config"]), dev)

@@ -29,6 +29,7 @@ from agents.collector import Collector
 from agents.config import TrainConfig, add_arguments, resolve_device
 from agents.evaluation import evaluate
 from agents.logger import RunLogger, check_writable_dir
+from agents.mbpo import Imagination, MBPOConfig
 from agents.policies import SB3Policy, TorchPolicy, make_sb3_model
 from agents.replay import ReplayBuffer
 
@@ -68,7 +69,7 @@ def train_native(config: TrainConfig, run_dir: Path, resume: bool, device: torch
     rng = np.random.default_rng(config.seed)
     step, next_episode = 0, 0
     if resume:
-        payload = load_checkpoint(run_dir / "checkpoint.pt", expect={"algo": "native", "env": config.env})
+        payload = load_checkpoint(run_dir / "checkpoint.pt", expect={"algo": config.algo, "env": config.env})
         load_state(agent, payload["agent"], "agent")
         for name, optim in agent.optimizers().items():
             optim.load_state_dict(payload["optim"][name])
@@ -77,6 +78,12 @@ def train_native(config: TrainConfig, run_dir: Path, resume: bool, device: torch
         rng.bit_generator.state = payload["rng"]
         torch.set_rng_state(payload["torch_rng"])
 
+    imagination = None
+    if config.algo == "mbpo":  # the model-based variant: imagined transitions join the real ones
+        mbpo = MBPOConfig(
+            refit_every=config.refit_every, first_fit=config.learning_starts, real_ratio=config.real_ratio
+        )
+        imagination = Imagination(mbpo, replay, obs_space, act_space, config.seed)
     logger = RunLogger(run_dir, config.steps, step, config.progress)
     evals, checkpoints = _Schedule(config.eval_every, step), _Schedule(config.checkpoint_every, step)
     policy = TorchPolicy(agent)
@@ -87,7 +94,7 @@ def train_native(config: TrainConfig, run_dir: Path, resume: bool, device: torch
         save_checkpoint(
             run_dir / "checkpoint.pt",
             {
-                "algo": "native",
+                "algo": config.algo,
                 "env": config.env,
                 "step": step,
                 "next_episode": next_episode,
@@ -117,11 +124,15 @@ def train_native(config: TrainConfig, run_dir: Path, resume: bool, device: torch
         next_episode = collector.next_episode
         step += stored
         logger.advance(stored)
+        if imagination is not None and step >= config.learning_starts:
+            imagination.refit_if_due(step)
+            imagination.imagine(agent.act)
 
         if step >= config.learning_starts:
             update_credit += config.utd * stored
             while update_credit >= 1.0:
-                losses = agent.update(replay.sample(config.batch_size, rng), replay.keys)
+                source = imagination if imagination is not None else replay
+                losses = agent.update(source.sample(config.batch_size, rng), replay.keys)
                 update_credit -= 1.0
                 if not all(np.isfinite(v) for v in losses.values()):
                     raise TrainingError(
@@ -130,7 +141,14 @@ def train_native(config: TrainConfig, run_dir: Path, resume: bool, device: torch
                     )
         if evals.due(step) or step >= config.steps:
             result = evaluate(policy, config.env, "train", config.eval_episodes, seed=10_000_000 + step)
-            logger.log(step, time.time() - start, result.success_rate, losses)
+            extra = dict(losses)
+            if imagination is not None and imagination.fits:
+                extra.update(
+                    model_heldout=imagination.fits[-1]["heldout"],
+                    imagined=len(imagination.replay),
+                    rollout_length=imagination.rollout_length(step),
+                )
+            logger.log(step, time.time() - start, result.success_rate, extra)
         if checkpoints.due(step) or step >= config.steps:
             checkpoint()
     logger.close()
@@ -241,6 +259,7 @@ def train_behaviour_cloning(config: TrainConfig, run_dir: Path, resume: bool, de
 # ---------------------------------------------------------------------------------------- entry points
 TRAINERS = {
     "native": train_native,
+    "mbpo": train_native,
     "sac": train_sb3,
     "ppo": train_sb3,
     "rppo": train_sb3,

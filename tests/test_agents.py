@@ -465,3 +465,37 @@ def test_resume_accepts_only_safe_overrides(tmp_path):
     with pytest.raises(ValueError, match="--algo differs from the run being resumed"):
         config_from_args({"run_dir": str(run), "algo": "ppo"}, resume=True)
     assert config_from_args({"run_dir": str(run), "algo": "ppo"}, resume=False).algo == "ppo"
+
+
+def test_mbpo_fits_a_model_and_trains_on_imagined_data(tmp_path, monkeypatch):
+    from agents import mbpo
+
+    fits, sampled = [], []
+    original_refit, original_sample = mbpo.Imagination.refit_if_due, mbpo.Imagination.sample
+
+    def refit(self, step):
+        done = original_refit(self, step)
+        if done:
+            fits.append(step)
+        return done
+
+    def sample(self, batch_size, rng):
+        batch = original_sample(self, batch_size, rng)
+        sampled.append((len(self.replay), batch["episode"]))
+        return batch
+
+    monkeypatch.setattr(mbpo.Imagination, "refit_if_due", refit)
+    monkeypatch.setattr(mbpo.Imagination, "sample", sample)
+    run = tmp_path / "mbpo"
+    agents.train(
+        tiny(run, algo="mbpo", steps=1200, learning_starts=400, refit_every=400, real_ratio=0.25, eval_every=600)
+    )
+    assert fits[:3] == [400, 800, 1200] or fits[:2] == [400, 800]
+    imagined_size, episodes = sampled[-1]
+    assert imagined_size > 0
+    n_imagined = int((episodes >= 10**9).sum())  # imagined rows carry episode ids from 1e9 up
+    assert n_imagined == 32 - 8  # 25% of a 32-row batch is real
+    policy, config = agents.load_policy(run)
+    assert config.algo == "mbpo" and policy.act(gym.make(config.env).reset(seed=0)[0]).shape == (2,)
+    header = (run / "progress.csv").read_text().splitlines()[0]
+    assert "model_heldout" in header and "imagined" in header

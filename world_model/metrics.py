@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+import gymnasium as gym
 import numpy as np
 import torch
 
@@ -92,5 +91,36 @@ def disagreement_correlation(model: EnsembleModel, buffer: ReplayBuffer, samples
     return float(np.corrcoef(out["disagreement"].numpy(), err.numpy())[0, 1])
 
 
-def summary(model: EnsembleModel, buffer: ReplayBuffer) -> dict[str, Any]:
-    return {"open_loop": open_loop_error(model, buffer), "disagreement_corr": disagreement_correlation(model, buffer)}
+def imagined_vs_real(model: EnsembleModel, policy, env_id: str, episodes: int = 50, seed: int = 30_000_000) -> dict:
+    """Success of ``policy`` (``reset()``, ``act(obs)``) from the same start states in the real env
+    and in imagination (the elites' mean prediction; imagined success when its p > 0.5)."""
+    """Success of ``policy`` (``reset()``, ``act(obs)``) from the same start states, in the real
+    env and in imagination (the elites' mean prediction; success when predicted p > 0.5)."""
+    env = gym.make(env_id)
+    real_success, imagined_success = [], []
+    for i in range(episodes):
+        obs, _ = env.reset(seed=seed + i)
+        imagined = obs_to_tensors({k: v[None] for k, v in obs.items()})
+        policy.reset()
+        done, won = False, False
+        while not done:
+            obs, _, terminated, truncated, info = env.step(policy.act(obs))
+            done = terminated or truncated
+        real_success.append(bool(info["is_success"]))
+        policy.reset()
+        for _ in range(env.spec.max_episode_steps):
+            action = policy.act({k: v[0].numpy() for k, v in imagined.items()})
+            out = model.step(imagined, torch.as_tensor(action[None], dtype=torch.float32), elite_mean=True)
+            imagined = out["next_obs"]
+            if out["success"][0] > 0.5:
+                won = True
+                break
+            if out["terminal"][0] > 0.5:
+                break
+        imagined_success.append(won)
+    real, imag = np.array(real_success), np.array(imagined_success)
+    return {
+        "real success": float(real.mean()),
+        "imagined success": float(imag.mean()),
+        "agreement": float((real == imag).mean()),
+    }

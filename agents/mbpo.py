@@ -1,0 +1,111 @@
+"""Model-based policy optimisation: the native SAC trained on real and imagined transitions.
+
+After MBPO (Janner et al., 2019): the world model is refitted on the real replay every
+``refit_every`` real steps; between refits a dream vector env of ``rollout_batch`` rows
+branches short rollouts (``k`` steps, growing from ``k_start`` to ``k_end``) from real
+states with the current policy, one imagined step per real step, into a model replay.
+Each SAC update draws ``real_ratio`` of its batch from real data and the rest from imagination.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+
+from agents.collector import Collector
+from agents.replay import ReplayBuffer
+
+
+@dataclass
+class MBPOConfig:
+    """Hyperparameters of the imagination half of the model-based agent."""
+
+    refit_every: int = 2_500
+    """Real environment steps between world-model refits."""
+    first_fit: int = 2_000
+    """Real steps collected before the first fit."""
+    model_epochs: int = 25
+    """Most epochs per refit (early stopping usually ends sooner)."""
+    rollout_batch: int = 256
+    """Imagined rows stepped per real step."""
+    k_start: int = 1
+    """Rollout length at the first fit."""
+    k_end: int = 8
+    """Rollout length from ``k_ramp`` real steps on."""
+    k_ramp: int = 30_000
+    """Real steps over which the rollout length grows linearly."""
+    real_ratio: float = 0.25
+    """Fraction of each update's batch drawn from real transitions."""
+    model_buffer: int = 200_000
+    """Capacity of the imagined-transition replay."""
+    max_disagreement: float = 2.0
+    """Imagined rollouts stop when the elites disagree more than this."""
+
+
+def merge_batches(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {key: np.concatenate([a[key], b[key]]) for key in a}
+
+
+class Imagination:
+    """World model, dream env and imagined replay, refreshed as real data grows."""
+
+    def __init__(
+        self,
+        config: MBPOConfig,
+        real: ReplayBuffer,
+        observation_space: gym.spaces.Dict,
+        action_space: gym.spaces.Box,
+        seed: int = 0,
+    ):
+        self.config, self.real, self.seed = config, real, seed
+        self.observation_space, self.action_space = observation_space, action_space
+        self.replay = ReplayBuffer(observation_space, action_space.shape[0], config.model_buffer, real.env_id)
+        self.model = None
+        self.collector: Collector | None = None
+        self.next_fit = config.first_fit
+        self.fits: list[dict[str, float]] = []
+
+    def rollout_length(self, step: int) -> int:
+        c = self.config
+        frac = min(1.0, max(0.0, (step - c.first_fit) / max(1, c.k_ramp - c.first_fit)))
+        return int(round(c.k_start + frac * (c.k_end - c.k_start)))
+
+    def refit_if_due(self, step: int) -> bool:
+        """Refit the world model when ``step`` reaches the next refit point; True if it did."""
+        if step < self.next_fit:
+            return False
+        from world_model.dream import DreamVecEnv
+        from world_model.training import WorldModelConfig, fit
+
+        self.model, history = fit(
+            self.real, WorldModelConfig(epochs=self.config.model_epochs, seed=self.seed + step), self.observation_space
+        )
+        self.fits.append({"step": step, "heldout": min(h["heldout"] for h in history), "epochs": len(history)})
+        dream = DreamVecEnv(
+            self.model,
+            self.real,
+            num_envs=self.config.rollout_batch,
+            horizon=self.rollout_length(step),
+            max_disagreement=self.config.max_disagreement,
+            action_space=self.action_space,
+            seed=self.seed + step,
+        )
+        self.collector = Collector(dream, self.replay, seed=self.seed + step, first_episode=10**9 + step * 1000)
+        self.next_fit = step + self.config.refit_every
+        return True
+
+    def imagine(self, act) -> int:
+        """One imagined step of every dream row with policy ``act`` (batched obs -> actions)."""
+        if self.collector is None:
+            return 0
+        stored, _ = self.collector.step(act(self.collector.obs))
+        return stored
+
+    def sample(self, batch_size: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """A batch mixing real and imagined transitions (all real until imagination exists)."""
+        if len(self.replay) == 0:
+            return self.real.sample(batch_size, rng)
+        n_real = max(1, int(round(self.config.real_ratio * batch_size)))
+        return merge_batches(self.real.sample(n_real, rng), self.replay.sample(batch_size - n_real, rng))

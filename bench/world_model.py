@@ -1,0 +1,96 @@
+"""World-model benchmarks: imagination throughput, model error, imagined vs real success.
+
+    python -m bench.world_model --data runs/bench/goto_bar/GoTo-native/replay-60000.npz \\
+        --policy-run runs/bench/goto_bar/GoTo-native
+
+1. imagined transitions/s (a dream env of 1000 rows) against real ``env.step``/s, same process
+   (target >= 20x);
+2. the world model fitted on the replay of a successful run: open-loop error at k = 1, 5, 15
+   normalised by feature variance (target k=15 < 0.1), disagreement-error correlation;
+3. success predicted in imagination vs achieved in the real env, same policy, same start states.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import agents
+import envs  # noqa: F401
+from agents.replay import ReplayBuffer
+from bench.common import RESULTS, markdown_table, write_json
+from world_model import DreamVecEnv, WorldModelConfig, fit
+from world_model.metrics import disagreement_correlation, imagined_vs_real, open_loop_error
+
+
+def throughput(model, replay: ReplayBuffer, env_id: str, rows: int = 1000, steps: int = 30) -> dict:
+    dream = DreamVecEnv(model, replay, num_envs=rows, horizon=15, max_disagreement=1e9, seed=0)
+    dream.reset(seed=0)
+    actions = np.random.default_rng(0).uniform(-1, 1, size=(steps, rows, 2)).astype(np.float32)
+    start = time.perf_counter()
+    for a in actions:
+        dream.step(a)
+    imagined = rows * steps / (time.perf_counter() - start)
+    env = gym.make(env_id)
+    env.reset(seed=0)
+    start = time.perf_counter()
+    for a in actions[:, 0].repeat(20, axis=0):
+        _, _, terminated, truncated, _ = env.step(a)
+        if terminated or truncated:
+            env.reset()
+    real = steps * 20 / (time.perf_counter() - start)
+    return {"imagined transitions/s": imagined, "real env steps/s": real, "ratio": imagined / real}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", required=True, help="replay file of a (successful) run")
+    parser.add_argument("--policy-run", default=None, help="run folder whose policy is used for imagined vs real")
+    parser.add_argument("--epochs", type=int, default=60)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    with np.load(args.data) as archive:
+        env_id = json.loads(str(archive["meta"]))["env_id"]
+    replay = ReplayBuffer.load(args.data, gym.make(env_id).observation_space)
+    start = time.time()
+    model, history = fit(replay, WorldModelConfig(epochs=args.epochs))
+    fit_s = time.time() - start
+    errors = open_loop_error(model, replay)
+    report: dict = {
+        "env": env_id,
+        "transitions": len(replay),
+        "fit seconds": round(fit_s),
+        "epochs": len(history),
+        "open_loop": errors,
+        "disagreement_corr": disagreement_correlation(model, replay),
+        "throughput": throughput(model, replay, env_id),
+    }
+    if args.policy_run:
+        policy, _ = agents.load_policy(args.policy_run)
+        report["imagined_vs_real"] = imagined_vs_real(model, policy, env_id)
+    rows = [{"k": k, **{name: round(v, 4) for name, v in comps.items()}} for k, comps in errors.items()]
+    text = [
+        f"world model on {env_id}: {len(replay)} transitions, fitted in {fit_s:.0f} s ({len(history)} epochs)",
+        "",
+        markdown_table(rows, list(rows[0])),
+        "",
+        f"disagreement-error correlation: {report['disagreement_corr']:.3f}",
+        "",
+        markdown_table([report["throughput"]], list(report["throughput"])),
+    ]
+    if "imagined_vs_real" in report:
+        text += ["", markdown_table([report["imagined_vs_real"]], list(report["imagined_vs_real"]))]
+    print("\n".join(text))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "world_model.md").write_text("\n".join(text) + "\n")
+    print(f"\nwrote {write_json('world_model', [report])}")
+    return report
+
+
+if __name__ == "__main__":
+    main()
