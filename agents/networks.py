@@ -36,6 +36,8 @@ class EncoderConfig:
     """Attention heads pooling the objects (each may attend to a different named object)."""
     head_dim: int = 32
     """Width of each attention head's output."""
+    match_dim: int = 16
+    """Width of the bag-of-words attribute match added to the attention scores."""
     proprio_dim: int = 64
     """Width of the embedded body state."""
     cnn_dim: int = 128
@@ -91,13 +93,20 @@ class AttentionPool(nn.Module):
         self.out_dim = heads * head_dim
 
     def forward(
-        self, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, query: torch.Tensor
+        self,
+        keys: torch.Tensor,
+        values: torch.Tensor,
+        mask: torch.Tensor,
+        query: torch.Tensor,
+        bias: torch.Tensor | None = None,
     ) -> torch.Tensor:
         b, n, _ = values.shape
         q = self.query(query).view(b, 1, self.heads, self.head_dim)
         k = keys.view(b, n, self.heads, self.head_dim)
         v = self.value(values).view(b, n, self.heads, self.head_dim)
         scores = (q * k).sum(-1) / math.sqrt(self.head_dim)  # (B, N, H)
+        if bias is not None:  # a score shared by every head, e.g. the instruction's attribute match
+            scores = scores + bias.unsqueeze(-1)
         scores = scores.masked_fill(mask.unsqueeze(-1) < 0.5, -1e4)
         weights = scores.softmax(dim=1).unsqueeze(-1)  # over the set
         return (weights * v).sum(1).reshape(b, self.out_dim)
@@ -156,6 +165,12 @@ class GroundedEncoder(nn.Module):
             # trained ones (systematic generalisation); positions do not enter the keys
             self.object_keys = nn.Linear(spaces["objects"].shape[-1] - OBJECT_DYNAMIC, c.heads * c.head_dim)
             self.zone_keys = nn.Linear(spaces["zones"].shape[-1] - ZONE_GEOMETRY, c.heads * c.head_dim)
+            # a bag-of-words match added to every head's scores: each word votes for the
+            # attributes it names, linearly, so "red" + "cube" picks the red cube even when
+            # that pair was never named in training
+            self.word_votes = nn.Embedding(tokenizer.VOCAB_SIZE, c.match_dim, padding_idx=0)
+            self.object_match = nn.Linear(spaces["objects"].shape[-1] - OBJECT_DYNAMIC, c.match_dim, bias=False)
+            self.zone_match = nn.Linear(spaces["zones"].shape[-1] - ZONE_GEOMETRY, c.match_dim, bias=False)
             self.pool = AttentionPool(c.entity_dim, c.instruction_dim + c.proprio_dim, c.heads, c.head_dim)
             out += c.proprio_dim + self.pool.out_dim
         if self.has_pixels:
@@ -177,10 +192,25 @@ class GroundedEncoder(nn.Module):
                 dim=1,
             )
             mask = torch.cat([obs["object_mask"], obs["zone_mask"]], dim=1)
-            parts += [body, self.pool(keys, values, mask, torch.cat([instr, body], dim=-1))]
+            query = torch.cat([instr, body], dim=-1)
+            parts += [body, self.pool(keys, values, mask, query, self.match(obs))]
         if self.has_pixels:
             parts.append(self.pixels(obs["pixels"], instr))
         return torch.cat(parts, dim=-1)
+
+    def match(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B, objects + zones): how strongly the instruction's words name each entity's attributes."""
+        tokens = obs["instruction"].long()
+        words = (tokens != 0).unsqueeze(-1).float()
+        votes = (self.word_votes(tokens) * words).sum(1) / words.sum(1).clamp(min=1.0)  # (B, M)
+        entities = torch.cat(
+            [
+                self.object_match(obs["objects"][..., OBJECT_DYNAMIC:]),
+                self.zone_match(obs["zones"][..., ZONE_GEOMETRY:]),
+            ],
+            dim=1,
+        )  # (B, N, M)
+        return (entities * votes.unsqueeze(1)).sum(-1)
 
 
 def mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int) -> nn.Sequential:
