@@ -5,8 +5,11 @@
     tensorboard --logdir runs/                                      # live curves
 
 The run folder gets ``config.json``, ``progress.csv``, TensorBoard logs (``tb/``),
-``checkpoint.pt`` (+ ``replay-<step>.npz`` for the native agent), ``learning_curve.png``
-and ``eval.json``. From Python: ``agents.train(TrainConfig(...))`` returns the trained policy.
+``checkpoint.pt`` (+ ``replay-<step>.npz`` for native and mbpo, ``demos.npz`` for bc) and
+``learning_curve.png``. From Python: ``agents.train(TrainConfig(...))`` returns the trained
+policy. Resuming restores weights, optimizer moments, the replay buffer, the step counter
+and random-number state; episodes in flight at the checkpoint restart (the replay keeps
+their rows without an end). SB3 runs resume their weights and optimizers, not SB3's replay.
 """
 
 from __future__ import annotations

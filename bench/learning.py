@@ -2,6 +2,8 @@
 
     python -m bench.learning --tasks GoTo Push Reach --algos native sac ppo bc --steps 20000 --workers 2
     python -m bench.learning --tasks GoTo --algos native --steps 60000 --name goto_bar   # the 10-minute bar
+    python -m bench.learning --tasks GoTo --algos mbpo --steps 20000 --eval-every 2500 --name mbpo \
+        --train-args "--utd 1"                                                            # sample efficiency
 
 Each (task, algo) trains in its own process (``python -m agents.train``) under
 ``runs/bench/<name>/``; it is then evaluated for ``--episodes`` seeded episodes on the train
@@ -62,8 +64,7 @@ def run_one(task: str, algo: str, args: argparse.Namespace) -> dict:
         str(args.steps),
         "--no-progress",
     ]
-    if algo == "rppo":
-        cmd += ["--num-envs", "8"]
+    cmd += args.train_args.split()
     start = time.time()
     if not (run_dir / "checkpoint.pt").exists():
         done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
@@ -115,6 +116,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2, help="runs in parallel (one core each)")
     parser.add_argument("--name", default="learning")
+    parser.add_argument("--train-args", default="", help="extra flags for agents.train, e.g. '--utd 1 --refit-every 2500'")
     args = parser.parse_args(argv)
     jobs = [(t, a) for t in args.tasks for a in args.algos]
     with ThreadPoolExecutor(args.workers) as pool:

@@ -3,7 +3,7 @@
     python -m bench.world_model --data runs/bench/goto_bar/GoTo-native/replay-60000.npz \\
         --policy-run runs/bench/goto_bar/GoTo-native
 
-1. imagined transitions/s (a dream env of 1000 rows) against real ``env.step``/s, same process
+1. imagined transitions/s (a dream env of 4096 rows) against real ``env.step``/s, same process
    (target >= 20x);
 2. the world model fitted on the replay of a successful run: open-loop error at k = 1, 5, 15
    normalised by feature variance (target k=15 < 0.1), disagreement-error correlation;
@@ -28,7 +28,7 @@ from world_model import DreamVecEnv, WorldModelConfig, fit
 from world_model.metrics import disagreement_correlation, imagined_vs_real, open_loop_error
 
 
-def throughput(model, replay: ReplayBuffer, env_id: str, rows: int = 1000, steps: int = 30) -> dict:
+def throughput(model, replay: ReplayBuffer, env_id: str, rows: int = 4096, steps: int = 20) -> dict:
     dream = DreamVecEnv(model, replay, num_envs=rows, horizon=15, max_disagreement=1e9, seed=0)
     dream.reset(seed=0)
     actions = np.random.default_rng(0).uniform(-1, 1, size=(steps, rows, 2)).astype(np.float32)

@@ -213,3 +213,15 @@ def test_side_by_side_video(tmp_path, goto_model):
     frames = [f for f in imageio.get_reader(out)]
     assert 2 <= len(frames) <= 7 and frames[0].shape == (64, 128, 3)
     assert not np.array_equal(frames[0][:, :64], frames[-1][:, :64])  # the real scene moved
+
+
+def test_metrics_handle_episodes_interleaved_by_vector_envs():
+    from world_model.metrics import by_episode
+
+    rows = {"episode": np.array([0, 1, 0, 1, 0, 2, 1]), "step": np.array([0, 0, 1, 1, 2, 0, 2]),
+            "value": np.arange(7)}
+    ordered = by_episode(rows)
+    np.testing.assert_array_equal(ordered["episode"], [0, 0, 0, 1, 1, 1, 2])
+    np.testing.assert_array_equal(ordered["step"], [0, 1, 2, 0, 1, 2, 0])
+    np.testing.assert_array_equal(episode_windows(ordered, 3), [0, 3])
+    assert len(episode_windows(rows, 2)) == 0  # unordered rows have no windows: always order first

@@ -79,8 +79,11 @@ class DreamVecEnv(VectorEnv):
         out = self.model.step(self._obs, torch.as_tensor(actions), self._torch_rng, self.sample)
         disagreement = out["disagreement"].numpy()
         reward = out["reward"].numpy() - self.penalty * disagreement
-        success = out["success"].numpy() > 0.5
-        terminated = (out["terminal"].numpy() > 0.5) | success
+        # success and termination are rare once-per-episode events: draw them with the predicted
+        # probability (a 0.5 threshold would almost never fire); deterministic without sampling
+        draw = self._rng.random((2, self.num_envs)) if self.sample else np.full((2, self.num_envs), 0.5)
+        success = out["success"].numpy() > draw[0]
+        terminated = (out["terminal"].numpy() > draw[1]) | success
         self._t += 1
         truncated = ((self._t >= self.horizon) | (disagreement > self.max_disagreement)) & ~terminated
         next_obs = out["next_obs"]

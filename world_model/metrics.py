@@ -12,8 +12,15 @@ from world_model.codec import OBJECT_DYNAMIC
 from world_model.ensemble import EnsembleModel
 
 
+def by_episode(rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Rows reordered by (episode, step): vector envs interleave episodes in a replay buffer."""
+    order = np.lexsort((rows["step"], rows["episode"]))
+    return {key: value[order] for key, value in rows.items()}
+
+
 def episode_windows(rows: dict[str, np.ndarray], k: int) -> np.ndarray:
-    """Row indices ``i`` such that rows i .. i+k-1 are consecutive steps of one episode."""
+    """Row indices ``i`` such that rows i .. i+k-1 are consecutive steps of one episode
+    (``rows`` ordered by episode, see :func:`by_episode`)."""
     episode, step = rows["episode"], rows["step"]
     ok = np.ones(len(episode) - k + 1, dtype=bool) if len(episode) >= k else np.zeros(0, dtype=bool)
     for j in range(1, k):
@@ -40,7 +47,7 @@ def open_loop_error(
     """Mean squared error of k-step open-loop predictions (real actions, the elites' mean
     prediction fed back), divided by the variance of each feature over the data, averaged
     per component (proprio, object positions, object velocities) over present objects."""
-    rows = buffer.rows()
+    rows = by_episode(buffer.rows())
     codec = model.codec
     all_obs = obs_to_tensors({k: rows["obs/" + k] for k in buffer.keys})
     state = codec.dynamic(all_obs).numpy()
@@ -93,7 +100,8 @@ def disagreement_correlation(model: EnsembleModel, buffer: ReplayBuffer, samples
 
 def imagined_vs_real(model: EnsembleModel, policy, env_id: str, episodes: int = 50, seed: int = 30_000_000) -> dict:
     """Success of ``policy`` (``reset()``, ``act(obs)``) from the same start states in the real env
-    and in imagination (the elites' mean prediction; imagined success when its p > 0.5)."""
+    and in imagination (the elites' mean prediction); an imagined episode's success probability
+    is 1 - prod(1 - p_t) over its steps, since success is a rare, once-per-episode event."""
     """Success of ``policy`` (``reset()``, ``act(obs)``) from the same start states, in the real
     env and in imagination (the elites' mean prediction; success when predicted p > 0.5)."""
     env = gym.make(env_id)
@@ -102,25 +110,24 @@ def imagined_vs_real(model: EnsembleModel, policy, env_id: str, episodes: int = 
         obs, _ = env.reset(seed=seed + i)
         imagined = obs_to_tensors({k: v[None] for k, v in obs.items()})
         policy.reset()
-        done, won = False, False
+        done = False
         while not done:
             obs, _, terminated, truncated, info = env.step(policy.act(obs))
             done = terminated or truncated
         real_success.append(bool(info["is_success"]))
         policy.reset()
+        p_not_yet = 1.0  # probability that the imagined episode has not succeeded so far
         for _ in range(env.spec.max_episode_steps):
             action = policy.act({k: v[0].numpy() for k, v in imagined.items()})
             out = model.step(imagined, torch.as_tensor(action[None], dtype=torch.float32), elite_mean=True)
             imagined = out["next_obs"]
-            if out["success"][0] > 0.5:
-                won = True
+            p_not_yet *= 1.0 - float(out["success"][0])
+            if float(out["terminal"][0]) > 0.5 or p_not_yet < 1e-3:
                 break
-            if out["terminal"][0] > 0.5:
-                break
-        imagined_success.append(won)
+        imagined_success.append(1.0 - p_not_yet)
     real, imag = np.array(real_success), np.array(imagined_success)
     return {
         "real success": float(real.mean()),
-        "imagined success": float(imag.mean()),
-        "agreement": float((real == imag).mean()),
+        "imagined success (mean p)": float(imag.mean()),
+        "agreement (p > 0.5)": float((real == (imag > 0.5)).mean()),
     }
