@@ -69,8 +69,10 @@ class EnsembleLinear(nn.Module):
         self.weight = nn.Parameter(torch.empty(k, in_dim, out_dim).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.zeros(k, 1, out_dim))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.baddbmm(self.bias, x, self.weight)
+    def forward(self, x: torch.Tensor, members: torch.Tensor | None = None) -> torch.Tensor:
+        if members is None:
+            return torch.baddbmm(self.bias, x, self.weight)
+        return torch.baddbmm(self.bias[members], x, self.weight[members])  # only some members (e.g. elites)
 
 
 @dataclass
@@ -111,11 +113,14 @@ class EnsembleModel(nn.Module):
         context = self.context_norm(self.codec.context(obs))
         return torch.cat([state, context, self.instruction(obs["instruction"]), action.float()], -1)
 
-    def forward(self, obs: dict[str, torch.Tensor], action: torch.Tensor) -> Prediction:
-        x = self.inputs(obs, action).unsqueeze(0).expand(self.config.members, -1, -1)
+    def forward(self, obs: dict[str, torch.Tensor], action: torch.Tensor,
+                members: torch.Tensor | None = None) -> Prediction:
+        """Predictions of every member, or of ``members`` only (in that order)."""
+        k = self.config.members if members is None else len(members)
+        x = self.inputs(obs, action).unsqueeze(0).expand(k, -1, -1)
         for layer in self.body:
-            x = F.silu(layer(x))
-        out = self.out(x)
+            x = F.silu(layer(x, members))
+        out = self.out(x, members)
         d = self.codec.dim
         mean, logvar = out[..., :d], out[..., d : 2 * d]
         logvar = self.max_logvar - F.softplus(self.max_logvar - logvar)  # soft bounds (PETS)
@@ -158,12 +163,11 @@ class EnsembleModel(nn.Module):
         its Gaussian; ``elite_mean`` uses the elites' average prediction instead (for
         measuring). Returns next_obs (dict), reward, success and terminal probabilities, and
         the elites' disagreement (mean std of their normalised predicted change)."""
-        pred = self(obs, action)
-        elites = self.elite_index
-        mean, logvar = pred.delta_mean[elites], pred.delta_logvar[elites]
+        pred = self(obs, action, self.elite_index)  # imagination runs the elites only
+        mean, logvar = pred.delta_mean, pred.delta_logvar
         b = action.shape[0]
         rows = torch.arange(b, device=action.device)
-        pick = torch.randint(len(elites), (b,), generator=generator, device=action.device)
+        pick = torch.randint(len(self.elite_index), (b,), generator=generator, device=action.device)
         if elite_mean:
             delta = mean.mean(0)
         else:
@@ -176,8 +180,8 @@ class EnsembleModel(nn.Module):
         disagreement = (mean.std(0) * mask).sum(-1) / mask.sum(-1)
         return {
             "next_obs": self.codec.compose(obs, dynamic),
-            "reward": pred.reward[elites][pick, rows],
-            "success": torch.sigmoid(pred.success_logit[elites][pick, rows]),
-            "terminal": torch.sigmoid(pred.terminal_logit[elites][pick, rows]),
+            "reward": pred.reward[pick, rows],
+            "success": torch.sigmoid(pred.success_logit[pick, rows]),
+            "terminal": torch.sigmoid(pred.terminal_logit[pick, rows]),
             "disagreement": disagreement,
         }
