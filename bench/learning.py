@@ -116,7 +116,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2, help="runs in parallel (one core each)")
     parser.add_argument("--name", default="learning")
-    parser.add_argument("--train-args", default="", help="extra flags for agents.train, e.g. '--utd 1 --refit-every 2500'")
+    parser.add_argument(
+        "--train-args", default="", help="extra flags for agents.train, e.g. '--utd 1 --refit-every 2500'"
+    )
     args = parser.parse_args(argv)
     jobs = [(t, a) for t in args.tasks for a in args.algos]
     with ThreadPoolExecutor(args.workers) as pool:

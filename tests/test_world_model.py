@@ -218,8 +218,7 @@ def test_side_by_side_video(tmp_path, goto_model):
 def test_metrics_handle_episodes_interleaved_by_vector_envs():
     from world_model.metrics import by_episode
 
-    rows = {"episode": np.array([0, 1, 0, 1, 0, 2, 1]), "step": np.array([0, 0, 1, 1, 2, 0, 2]),
-            "value": np.arange(7)}
+    rows = {"episode": np.array([0, 1, 0, 1, 0, 2, 1]), "step": np.array([0, 0, 1, 1, 2, 0, 2]), "value": np.arange(7)}
     ordered = by_episode(rows)
     np.testing.assert_array_equal(ordered["episode"], [0, 0, 0, 1, 1, 1, 2])
     np.testing.assert_array_equal(ordered["step"], [0, 1, 2, 0, 1, 2, 0])

@@ -113,8 +113,9 @@ class EnsembleModel(nn.Module):
         context = self.context_norm(self.codec.context(obs))
         return torch.cat([state, context, self.instruction(obs["instruction"]), action.float()], -1)
 
-    def forward(self, obs: dict[str, torch.Tensor], action: torch.Tensor,
-                members: torch.Tensor | None = None) -> Prediction:
+    def forward(
+        self, obs: dict[str, torch.Tensor], action: torch.Tensor, members: torch.Tensor | None = None
+    ) -> Prediction:
         """Predictions of every member, or of ``members`` only (in that order)."""
         k = self.config.members if members is None else len(members)
         x = self.inputs(obs, action).unsqueeze(0).expand(k, -1, -1)
