@@ -1,6 +1,6 @@
 """The main job: train the default agent on the default task, evaluate it, record videos.
 
-    python -m agents.demo [--steps 40000] [--run-dir runs/demo]
+    python -m agents.demo [--steps 30000] [--run-dir runs/demo]
 
 1. oracle videos of every task into ``videos/`` (seconds);
 2. the native SAC agent trained on ``Groundworld/GoTo-v0`` (dense reward) for ``--steps``;
@@ -22,7 +22,7 @@ from envs import demo as env_demo
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m agents.demo", description=__doc__.split("\n")[0])
     parser.add_argument("--env", default="Groundworld/GoTo-v0")
-    parser.add_argument("--steps", type=int, default=40_000)
+    parser.add_argument("--steps", type=int, default=30_000)
     parser.add_argument("--run-dir", default="runs/demo")
     parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per split")
     args = parser.parse_args(argv)
