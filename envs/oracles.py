@@ -79,7 +79,7 @@ def ball_push(env, index: int, goal: np.ndarray, avoid: Sequence[int] = (), spee
     if along > 0.5 * contact and abs(lateral) < 0.45 * half + 0.005:
         # in position: push through the object, steering back onto the line
         remaining = float(np.hypot(*(np.asarray(goal) - obj)))
-        drive = push_dir * max(0.35, min(speed, 6.0 * remaining)) * speed
+        drive = push_dir * max(0.35, min(1.0, 6.0 * remaining)) * speed  # slow down near the goal
         steer = np.array([-push_dir[1], push_dir[0]]) * lateral * 10.0
         return np.clip(drive + steer, -1, 1).astype(np.float32)
     # reposition behind the object without bumping it
