@@ -20,6 +20,7 @@ from torch import nn
 
 import envs
 from agents.networks import EncoderConfig, GroundedEncoder, mlp, obs_to_tensors
+from agents.policies import batch1
 from agents.replay import ReplayBuffer
 
 
@@ -31,7 +32,6 @@ def collect_demonstrations(
     oracle = envs.make_oracle(env)
     rng = np.random.default_rng(seed)
     buffer = ReplayBuffer(env.observation_space, env.action_space.shape[0], steps, env_id)
-    batch1 = lambda o: {k: v[None] for k, v in o.items()}  # noqa: E731
     episode, count = 0, 0
     while count < steps:
         obs, info = env.reset(seed=seed + episode)

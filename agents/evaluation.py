@@ -85,15 +85,6 @@ class EvalResult:
             lines.append(f"| ... {len(table) - rows} more goals | | |")
         return "\n".join(lines)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "env_id": self.env_id,
-            "split": self.split,
-            "success_rate": self.success_rate,
-            "ci95": self.ci95,
-            "episodes": self.episodes,
-        }
-
 
 def evaluate(
     policy: Policy,

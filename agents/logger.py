@@ -10,19 +10,6 @@ from pathlib import Path
 from typing import Any
 
 
-def check_writable_dir(path: str | os.PathLike, what: str = "run") -> Path:
-    """Create ``path`` and make sure files can be written there; raise ``OSError`` naming it otherwise."""
-    path = Path(path)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise OSError(f"cannot write to the {what} folder {str(path)!r}: {exc.strerror or exc}") from exc
-    return path
-
-
 class RunLogger:
     """Writes ``progress.csv`` and TensorBoard scalars, drives the progress bar, draws the curve."""
 

@@ -88,9 +88,6 @@ class ReplayBuffer:
         idx = rng.integers(0, self.size, size=batch_size)
         return {key: value[idx] for key, value in self.data.items()}
 
-    def split_obs(self, batch: dict[str, np.ndarray], prefix: str = "obs/") -> dict[str, np.ndarray]:
-        return {key: batch[prefix + key] for key in self.keys}
-
     def rows(self) -> dict[str, np.ndarray]:
         """All stored rows in insertion order (oldest first)."""
         order = (
@@ -118,9 +115,10 @@ class ReplayBuffer:
 
     @classmethod
     def load(
-        cls, path: str | os.PathLike, observation_space: gym.spaces.Dict, capacity: int | None = None
+        cls, path: str | os.PathLike, observation_space: gym.spaces.Dict | None = None, capacity: int | None = None
     ) -> ReplayBuffer:
-        """Load a saved buffer, checking it matches ``observation_space``; raise ``ValueError`` if not."""
+        """Load a saved buffer, checking it matches ``observation_space`` (by default the space of
+        the env id recorded in the file); raise ``ValueError`` if not."""
         try:
             with np.load(path, allow_pickle=False) as archive:
                 meta = json.loads(str(archive["meta"]))
@@ -132,6 +130,8 @@ class ReplayBuffer:
                 f"{path}: replay format {meta.get('format')} / tokenizer {meta.get('tokenizer')}, "
                 f"expected {FORMAT_VERSION} / {tokenizer.TOKENIZER_VERSION}"
             )
+        if observation_space is None:
+            observation_space = gym.make(meta["env_id"]).observation_space
         n = len(rows["reward"])
         buffer = cls(observation_space, meta["action_dim"], max(capacity or meta["capacity"], n, 1), meta["env_id"])
         for key, value in buffer.data.items():

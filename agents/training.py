@@ -31,10 +31,11 @@ from agents.checkpoint import CheckpointError, load_checkpoint, load_state, save
 from agents.collector import Collector
 from agents.config import TrainConfig, add_arguments, resolve_device
 from agents.evaluation import evaluate
-from agents.logger import RunLogger, check_writable_dir
+from agents.logger import RunLogger
 from agents.mbpo import Imagination, MBPOConfig
 from agents.policies import SB3Policy, TorchPolicy, make_sb3_model
 from agents.replay import ReplayBuffer
+from envs.video import check_writable_dir
 
 
 class TrainingError(RuntimeError):

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import gymnasium as gym
@@ -54,9 +53,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--epochs", type=int, default=60)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    with np.load(args.data) as archive:
-        env_id = json.loads(str(archive["meta"]))["env_id"]
-    replay = ReplayBuffer.load(args.data, gym.make(env_id).observation_space)
+    replay = ReplayBuffer.load(args.data)
+    env_id = replay.env_id
     start = time.time()
     model, history = fit(replay, WorldModelConfig(epochs=args.epochs))
     fit_s = time.time() - start

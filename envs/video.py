@@ -13,16 +13,26 @@ import numpy as np
 Policy = Callable[[dict[str, np.ndarray], dict[str, Any]], np.ndarray]
 
 
-def check_writable(path: str | os.PathLike) -> Path:
-    """Create ``path``'s folder and make sure a file can be written there, or raise."""
+def check_writable_dir(path: str | os.PathLike, what: str = "run") -> Path:
+    """Create folder ``path`` and make sure files can be written there; raise ``OSError`` naming it otherwise."""
     path = Path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        probe = path.parent / f".write-test-{os.getpid()}"
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise OSError(f"cannot write video {str(path)!r}: {exc.strerror or exc}") from exc
+        raise OSError(f"cannot write to the {what} folder {str(path)!r}: {exc.strerror or exc}") from exc
+    return path
+
+
+def check_writable(path: str | os.PathLike) -> Path:
+    """Make sure the video file ``path`` can be written (its folder is created), or raise."""
+    path = Path(path)
+    try:
+        check_writable_dir(path.parent, "video")
+    except OSError as exc:
+        raise OSError(f"cannot write video {str(path)!r}: {exc}") from exc
     return path
 
 

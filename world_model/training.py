@@ -25,9 +25,9 @@ import torch
 
 import envs  # noqa: F401  (registers the environments)
 from agents.checkpoint import load_checkpoint, load_state, save_checkpoint
-from agents.logger import check_writable_dir
 from agents.networks import obs_to_tensors
 from agents.replay import ReplayBuffer
+from envs.video import check_writable_dir
 from world_model.ensemble import EnsembleConfig, EnsembleModel
 
 
@@ -189,11 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     config = WorldModelConfig(ensemble=ens, **args)
     try:
         run = check_writable_dir(run_dir)
-        with np.load(data, allow_pickle=False) as archive:
-            import json
-
-            env_id = json.loads(str(archive["meta"]))["env_id"]
-        buffer = ReplayBuffer.load(data, gym.make(env_id).observation_space)
+        buffer = ReplayBuffer.load(data)
     except (OSError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -213,6 +209,6 @@ def main(argv: list[str] | None = None) -> int:
 
     model, history = fit(buffer, config, on_epoch=on_epoch)
     bar.close()
-    path = save_world_model(run / "world_model.pt", model, env_id, {"history": history})
+    path = save_world_model(run / "world_model.pt", model, buffer.env_id, {"history": history})
     print(f"best held-out error {min(h['heldout'] for h in history):.4f} after {len(history)} epochs; wrote {path}")
     return 0
