@@ -39,6 +39,9 @@ class TrainConfig:
     bc_epochs: int = _f(30, "passes over the demonstrations (bc)")
     refit_every: int = _f(2_500, "real steps between world-model refits (mbpo; the first fit is at learning_starts)")
     real_ratio: float = _f(0.25, "fraction of each batch drawn from real transitions (mbpo)")
+    judge: str = _f("", "judge checkpoint (world_model.judges) whose potential shapes the reward (native, mbpo)")
+    shaping_scale: float = _f(1.0, "scale of the judge-shaping term gamma*P(h') - P(h)")
+    goodhart_threshold: float = _f(0.15, "flag evaluations where judged success exceeds true success by this")
     eval_every: int = _f(10_000, "environment steps between evaluations")
     eval_episodes: int = _f(30, "episodes per evaluation (train split, deterministic policy)")
     checkpoint_every: int = _f(10_000, "environment steps between checkpoints")
@@ -53,6 +56,8 @@ class TrainConfig:
             raise ValueError("steps, num_envs and batch_size must be positive")
         if self.reward_mode not in ("dense", "sparse"):
             raise ValueError(f"reward_mode must be dense or sparse, got {self.reward_mode!r}")
+        if self.judge and self.algo not in ("native", "mbpo"):
+            raise ValueError(f"judge shaping is available for the native and mbpo agents, not {self.algo!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
 

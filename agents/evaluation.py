@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -94,14 +95,20 @@ def evaluate(
     seed: int = 100_000,
     video: str | Path | None = None,
     video_episodes: int = 3,
+    wrap: Callable[[gym.Env], gym.Env] | None = None,
     **env_kwargs: Any,
 ) -> EvalResult:
-    """Run ``episodes`` seeded episodes of ``policy``; optionally write the first few to ``video``."""
+    """Run ``episodes`` seeded episodes of ``policy``; optionally write the first few to ``video``.
+
+    ``wrap`` wraps the evaluation env (e.g. in a judge's shaping wrapper, whose final
+    ``info["judge_success"]`` each episode then records as ``"judge"``)."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
     if video is not None:
         envs.video.check_writable(video)  # fail before spending time on episodes
     env = gym.make(env_id, split=split, **env_kwargs)
+    if wrap is not None:
+        env = wrap(env)
     result = EvalResult(env_id, split)
     for i in range(episodes):
         obs, info = env.reset(seed=seed + i)
@@ -119,6 +126,7 @@ def evaluate(
                 "success": bool(info["is_success"]),
                 "steps": steps,
                 "return": total,
+                "judge": info.get("judge_success"),
             }
         )
     env.close()

@@ -27,6 +27,8 @@ class RunLogger:
         self.bar = tqdm(total=total_steps, initial=start_step, disable=not progress, unit="step", dynamic_ncols=True)
         self.recent: deque[float] = deque(maxlen=100)
         self.last_eval: float | None = None
+        self.judged: float | None = None
+        self.goodhart_flag = False
         self.episodes = 0
 
     def episode(self, success: bool, step: int) -> None:
@@ -39,6 +41,8 @@ class RunLogger:
         postfix = {"success": f"{self.train_success:.2f}" if not math.isnan(self.train_success) else "-"}
         if self.last_eval is not None:
             postfix["eval"] = f"{self.last_eval:.2f}"
+        if self.judged is not None:
+            postfix["judged"] = f"{self.judged:.2f}" + (" GOODHART-GAP" if self.goodhart_flag else "")
         self.bar.set_postfix(postfix, refresh=False)
 
     @property
@@ -48,6 +52,8 @@ class RunLogger:
     def log(self, step: int, wall: float, eval_success: float | None, extra: dict[str, float]) -> None:
         if eval_success is not None:
             self.last_eval = eval_success
+        if "judged_success" in extra:  # a Goodhart monitor's reading (see world_model.goodhart)
+            self.judged, self.goodhart_flag = extra["judged_success"], bool(extra.get("goodhart_flag"))
         row: dict[str, Any] = {
             "step": step,
             "wall_s": round(wall, 2),

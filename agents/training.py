@@ -18,6 +18,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from agents.mbpo import Imagination, MBPOConfig
 from agents.policies import SB3Policy, TorchPolicy, make_sb3_model
 from agents.replay import ReplayBuffer
 from envs.video import check_writable_dir
+from world_model.goodhart import GoodhartMonitor
 
 
 class TrainingError(RuntimeError):
@@ -59,13 +61,37 @@ def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
     return json.loads(json.dumps(rng.bit_generator.state, default=int))
 
 
+def judge_shaping(config: TrainConfig) -> Callable[[gym.Env], gym.Env] | None:
+    """The env wrapper that adds the judge's potential-based shaping term, when ``config.judge`` is set."""
+    if not config.judge:
+        return None
+    from world_model.judge import load_judge
+    from world_model.shaping import JudgePotential, PotentialShaping
+
+    judge, judge_env = load_judge(config.judge)
+    if judge_env != config.env:
+        raise ValueError(f"the judge {config.judge} was trained on {judge_env}, not {config.env}")
+
+    def wrap(env: gym.Env) -> gym.Env:
+        return PotentialShaping(env, JudgePotential(judge), config.gamma, config.shaping_scale)
+
+    return wrap
+
+
 # ---------------------------------------------------------------------------------------- native
 def train_native(config: TrainConfig, run_dir: Path, resume: bool, device: torch.device) -> TorchPolicy:
     from agents.sac import SACAgent, SACConfig
 
+    shaping = judge_shaping(config)
     vec = gym.make_vec(
-        config.env, num_envs=config.num_envs, vectorization_mode="sync", reward_mode=config.reward_mode, split="train"
+        config.env,
+        num_envs=config.num_envs,
+        vectorization_mode="sync",
+        wrappers=[shaping] if shaping else None,
+        reward_mode=config.reward_mode,
+        split="train",
     )
+    monitor = GoodhartMonitor(config.goodhart_threshold) if shaping else None
     obs_space, act_space = vec.single_observation_space, vec.single_action_space
     sac_config = SACConfig(lr=config.lr, gamma=config.gamma, batch_size=config.batch_size)
     agent = SACAgent(obs_space, act_space, sac_config, device)
@@ -144,8 +170,12 @@ def train_native(config: TrainConfig, run_dir: Path, resume: bool, device: torch
                         f"checkpoint is {run_dir / 'checkpoint.pt'}"
                     )
         if evals.due(step) or step >= config.steps:
-            result = evaluate(policy, config.env, "train", config.eval_episodes, seed=10_000_000 + step)
+            result = evaluate(policy, config.env, "train", config.eval_episodes, seed=10_000_000 + step, wrap=shaping)
             extra = dict(losses)
+            if monitor is not None:  # trained against a learned signal: watch for a judged-vs-true gap
+                extra.update(
+                    monitor.record(step, [e["success"] for e in result.episodes], [e["judge"] for e in result.episodes])
+                )
             if imagination is not None and imagination.fits:
                 extra.update(
                     model_heldout=imagination.fits[-1]["heldout"],

@@ -134,3 +134,25 @@ def arm_towards(env, target: np.ndarray, avoid: Sequence[int] = ()) -> np.ndarra
 def others(env, *keep: int) -> list[int]:
     """Indices of the episode's objects except ``keep``."""
     return [i for i in range(len(env.objects)) if i not in keep]
+
+
+def decoy(env, oracle: Policy, decoy_index: int) -> Policy:
+    """``oracle`` acting as if the instruction named object ``decoy_index`` instead of the first
+    described object: a confident, competent policy that did not ground the instruction.
+
+    Judges are trained on such episodes so that reading the instruction matters. The goal's
+    bound objects are swapped only while the oracle computes its action; verification always
+    sees the true goal.
+    """
+    goal = env.goal
+
+    def policy(obs, info) -> np.ndarray:
+        bound = goal._bound
+        # the decoy takes the first role; if it was another described object, the two swap roles
+        goal._bound = [decoy_index] + [bound[0] if i == decoy_index else i for i in bound[1:]]
+        try:
+            return oracle(obs, info)
+        finally:
+            goal._bound = bound
+
+    return policy

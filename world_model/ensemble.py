@@ -164,6 +164,18 @@ class EnsembleModel(nn.Module):
         its Gaussian; ``elite_mean`` uses the elites' average prediction instead (for
         measuring). Returns next_obs (dict), reward, success and terminal probabilities, and
         the elites' disagreement (mean std of their normalised predicted change)."""
+        return self.imagine(obs, action, generator, sample, elite_mean)
+
+    def imagine(
+        self,
+        obs: dict[str, torch.Tensor],
+        action: torch.Tensor,
+        generator: torch.Generator | None = None,
+        sample: bool = True,
+        elite_mean: bool = False,
+    ) -> dict[str, torch.Tensor]:
+        """:meth:`step` with gradients: differentiable in ``obs`` and ``action`` (the Gaussian
+        draw is reparameterised), for actors that learn by back-propagating through the model."""
         pred = self(obs, action, self.elite_index)  # imagination runs the elites only
         mean, logvar = pred.delta_mean, pred.delta_logvar
         b = action.shape[0]

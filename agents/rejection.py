@@ -1,0 +1,241 @@
+"""Rejection sampling (expert iteration): sample, keep the successes, clone them, repeat.
+
+Each round the current policy, made stochastic with Gaussian action noise, attempts
+``instructions`` scenes ``attempts`` times each; a filter keeps some episodes — those the
+environment verifies as successful (``filter="env"``) or those a judge accepts
+(``filter="judge"``: final success probability >= ``threshold``) — and the policy is
+behaviour-cloned on everything kept so far. The same loop as rejection-sampling fine-tuning
+of language models, with the environment's verifier or a learned judge as the reward model.
+
+    python -m agents.rejection --env Groundworld/GoTo-v0 --steps 20000 --run-dir runs/rs-env
+    python -m agents.rejection --filter judge --judge runs/judges-goto/blind.pt --run-dir runs/rs-judge
+
+From Python: ``policy, history = expert_iteration(RejectionConfig(...))``. With a judge
+filter each evaluation also records the judge's estimate beside the true success
+(:class:`~world_model.goodhart.GoodhartMonitor`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import envs  # noqa: F401  (registers the environments)
+from agents.bc import BCPolicy
+from agents.checkpoint import save_checkpoint
+from agents.evaluation import evaluate
+from agents.networks import obs_to_tensors
+from agents.policies import TorchPolicy, batch1
+from agents.replay import ReplayBuffer
+from envs.video import check_writable_dir
+from world_model.episodes import Episodes, collect_episodes
+from world_model.goodhart import GoodhartMonitor
+from world_model.judge import Judge, judge_probabilities, load_judge
+
+FILTERS = ("env", "judge")
+
+
+@dataclass
+class RejectionConfig:
+    """Expert iteration's budget, sampling, filter and cloning."""
+
+    env: str = "Groundworld/GoTo-v0"
+    """Environment id."""
+    steps: int = 20_000
+    """Real environment steps to spend on sampling."""
+    instructions: int = 16
+    """Scenes (each with its instruction) sampled per round."""
+    attempts: int = 4
+    """Episodes per scene and instruction."""
+    noise: float = 0.6
+    """Standard deviation of the Gaussian added to the policy's action when sampling."""
+    filter: str = "env"
+    """"env": keep episodes the environment verifies; "judge": keep those the judge accepts."""
+    judge: str = ""
+    """Judge checkpoint for ``filter="judge"`` (and for the Goodhart monitor)."""
+    threshold: float = 0.5
+    """A judge accepts an episode whose final success probability is at least this."""
+    updates: int = 300
+    """Behaviour-cloning gradient steps per round, on everything kept so far."""
+    batch_size: int = 256
+    """Behaviour-cloning minibatch."""
+    lr: float = 1e-3
+    """Behaviour-cloning learning rate."""
+    eval_episodes: int = 50
+    """Deterministic evaluation episodes after each round (train split)."""
+    goodhart_threshold: float = 0.15
+    """Flag evaluations where the judge's estimate exceeds true success by this."""
+    seed: int = 0
+    """Seed of sampling, networks and evaluation."""
+
+    def validate(self) -> None:
+        if self.filter not in FILTERS:
+            raise ValueError(f"filter must be one of {FILTERS}, got {self.filter!r}")
+        if self.filter == "judge" and not self.judge:
+            raise ValueError("filter='judge' needs a judge checkpoint (--judge)")
+        if min(self.steps, self.instructions, self.attempts, self.updates) <= 0:
+            raise ValueError("steps, instructions, attempts and updates must be positive")
+
+
+class NoisyPolicy:
+    """A deterministic policy plus Gaussian action noise (the sampling distribution)."""
+
+    def __init__(self, policy: BCPolicy, noise: float, rng: np.random.Generator):
+        self.policy, self.noise, self.rng = policy, noise, rng
+
+    def reset(self) -> None:
+        pass
+
+    def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        action = self.policy.act(batch1(obs))[0]
+        return np.clip(action + self.rng.normal(0, self.noise, action.shape), -1, 1).astype(np.float32)
+
+
+def final_judgements(judge: Judge, episodes: Episodes) -> np.ndarray:
+    """(N,) the judge's success probability after each whole episode."""
+    probs = judge_probabilities(judge, episodes)
+    return probs[np.arange(len(episodes)), episodes.length - 1]
+
+
+def accept(episodes: Episodes, filter: str, judge: Judge | None = None, threshold: float = 0.5) -> np.ndarray:
+    """(N,) bool: the episodes the filter keeps."""
+    if filter == "env":
+        return episodes.success.astype(bool)
+    if filter == "judge":
+        if judge is None:
+            raise ValueError("the judge filter needs a judge")
+        return final_judgements(judge, episodes) >= threshold
+    raise ValueError(f"filter must be one of {FILTERS}, got {filter!r}")
+
+
+def clone(policy: BCPolicy, data: ReplayBuffer, updates: int, batch_size: int, optim, rng) -> float:
+    """``updates`` behaviour-cloning steps on random minibatches of ``data``; the last loss."""
+    device = next(policy.parameters()).device
+    loss = torch.zeros(())
+    for _ in range(updates):
+        batch = data.sample(batch_size, rng)
+        obs = obs_to_tensors({k: batch["obs/" + k] for k in data.keys}, device)
+        loss = (policy(obs) - torch.as_tensor(batch["action"], device=device)).pow(2).mean()
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"behaviour-cloning loss became {loss.item()}")
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        optim.step()
+    return float(loss.item())
+
+
+def expert_iteration(
+    config: RejectionConfig, on_round: Callable[[dict[str, Any]], None] | None = None
+) -> tuple[BCPolicy, list[dict[str, Any]]]:
+    """Run rounds until the step budget is spent; return the policy and one history row per round."""
+    config.validate()
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    env = gym.make(config.env)
+    policy = BCPolicy(env.observation_space, env.action_space)
+    optim = torch.optim.Adam(policy.parameters(), lr=config.lr)
+    judge = load_judge(config.judge)[0] if config.judge else None
+    monitor = GoodhartMonitor(config.goodhart_threshold) if config.filter == "judge" else None
+    wrap = None
+    if judge is not None:
+        from world_model.shaping import JudgePotential, PotentialShaping
+
+        def wrap(e: gym.Env) -> gym.Env:
+            return PotentialShaping(e, JudgePotential(judge), scale=0.0)  # only to read the judge's estimate
+
+    kept: Episodes | None = None
+    steps, round_, history, start = 0, 0, [], time.time()
+    while steps < config.steps:
+        sampler = NoisyPolicy(policy, config.noise, rng)
+        n = config.instructions * config.attempts
+        batch = collect_episodes(
+            config.env, n, seed=config.seed * 7919 + round_, mix={"agent": 1.0}, agent=sampler, repeats=config.attempts
+        )
+        steps += int(batch.length.sum())
+        mask = accept(batch, config.filter, judge, config.threshold)
+        if mask.any():
+            chosen = batch.subset(np.flatnonzero(mask))
+            kept = chosen if kept is None else Episodes.concat([kept, chosen])
+        loss = float("nan")
+        if kept is not None:
+            loss = clone(policy, kept.to_replay(), config.updates, config.batch_size, optim, rng)
+        result = evaluate(
+            TorchPolicy(policy), config.env, "train", config.eval_episodes, seed=20_000_000 + round_, wrap=wrap
+        )
+        row = {
+            "round": round_,
+            "steps": steps,
+            "wall_s": round(time.time() - start, 1),
+            "sampled_success": float(batch.success.mean()),
+            "accepted": int(mask.sum()),
+            "accepted_precision": float(batch.success[mask].mean()) if mask.any() else float("nan"),
+            "kept_episodes": 0 if kept is None else len(kept),
+            "bc_loss": loss,
+            "eval_success": result.success_rate,
+        }
+        if monitor is not None:
+            row.update(
+                monitor.record(steps, [e["success"] for e in result.episodes], [e["judge"] for e in result.episodes])
+            )
+        history.append(row)
+        if on_round is not None:
+            on_round(row)
+        round_ += 1
+    env.close()
+    return policy, history
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m agents.rejection", description=__doc__.split("\n")[0])
+    for f in dataclasses.fields(RejectionConfig):
+        parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
+    parser.add_argument("--run-dir", required=True)
+    parser.add_argument("--threads", type=int, default=1)
+    args = vars(parser.parse_args(argv))
+    run_dir, threads = args.pop("run_dir"), args.pop("threads")
+    torch.set_num_threads(threads)
+    config = RejectionConfig(**args)
+    try:
+        config.validate()
+        run = check_writable_dir(run_dir)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    rows: list[dict[str, Any]] = []
+
+    def on_round(row: dict[str, Any]) -> None:
+        rows.append(row)
+        flag = "  GOODHART-GAP" if row.get("goodhart_flag") else ""
+        judged = f"  judged {row['judged_success']:.2f}" if "judged_success" in row else ""
+        print(
+            f"round {row['round']:3d}  steps {row['steps']:6d}  kept {row['kept_episodes']:4d}  "
+            f"eval {row['eval_success']:.2f}{judged}{flag}",
+            flush=True,
+        )
+        with open(run / "progress.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
+            writer.writeheader()
+            writer.writerows(rows)
+
+    policy, _ = expert_iteration(config, on_round)
+    save_checkpoint(
+        Path(run) / "checkpoint.pt",
+        {"algo": "rejection", "env": config.env, "policy": policy.state_dict(), "config": dataclasses.asdict(config)},
+    )
+    print(f"wrote {run / 'checkpoint.pt'} and {run / 'progress.csv'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
