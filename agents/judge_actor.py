@@ -39,17 +39,17 @@ from world_model.judge import Judge, freeze
 class JudgeActorConfig:
     """Imagination and optimisation of the actor."""
 
-    horizon: int = 20
+    horizon: int = 15
     """Imagined steps per rollout."""
     batch_size: int = 64
     """Start states per update."""
-    updates: int = 1500
+    updates: int = 600
     """Actor gradient steps."""
     lr: float = 3e-4
     """Actor learning rate."""
     action_cost: float = 0.01
     """Weight of the mean squared action in the loss."""
-    eval_every: int = 250
+    eval_every: int = 100
     """Updates between evaluations in the real environment."""
     eval_episodes: int = 30
     """Evaluation episodes (train split)."""
@@ -107,6 +107,10 @@ class JudgeActor:
 
     def update(self) -> dict[str, float]:
         """One actor step on a batch of start states; the judge and the model are not changed."""
+        # training mode because cuDNN's RNN backward needs it; the weights stay frozen, and neither
+        # module has dropout or normalisation, so their outputs are the same in either mode
+        self.model.train()
+        self.judge.train()
         idx = torch.randint(self.n_starts, (self.config.batch_size,), generator=self.generator, device=self.device)
         loss, info = self.loss(idx)
         if not torch.isfinite(loss):

@@ -25,9 +25,11 @@ from agents.sac import SACAgent, SACConfig
 from bench.common import markdown_table, write_json
 
 
-def native_rate(env_id: str, utd: float, steps: int, num_envs: int = 8, warmup: int = 1000) -> float:
+def native_rate(
+    env_id: str, utd: float, steps: int, num_envs: int = 8, warmup: int = 1000, device: str = "cpu"
+) -> float:
     vec = gym.make_vec(env_id, num_envs=num_envs, reward_mode="dense")
-    agent = SACAgent(vec.single_observation_space, vec.single_action_space, SACConfig())
+    agent = SACAgent(vec.single_observation_space, vec.single_action_space, SACConfig(), torch.device(device))
     replay = ReplayBuffer(vec.single_observation_space, 2, warmup + steps + 100, env_id)
     collector = Collector(vec, replay, seed=0)
     rng = np.random.default_rng(0)
@@ -45,7 +47,7 @@ def native_rate(env_id: str, utd: float, steps: int, num_envs: int = 8, warmup: 
     return done / (time.perf_counter() - start)
 
 
-def sb3_rate(env_id: str, utd: float, steps: int, batch_size: int, warmup: int = 1000) -> float:
+def sb3_rate(env_id: str, utd: float, steps: int, batch_size: int, warmup: int = 1000, device: str = "cpu") -> float:
     from stable_baselines3 import SAC
 
     freq, grad = (1, int(round(utd))) if utd >= 1 else (int(round(1 / utd)), 1)
@@ -59,6 +61,7 @@ def sb3_rate(env_id: str, utd: float, steps: int, batch_size: int, warmup: int =
         gradient_steps=grad,
         batch_size=batch_size,
         seed=0,
+        device=device,
     )
     model.learn(warmup + 1)
     start = time.perf_counter()
@@ -72,16 +75,19 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--utd", type=float, nargs="+", default=[1.0, 0.5])
     parser.add_argument("--sb3-steps", type=int, default=300)
     parser.add_argument("--native-steps", type=int, default=1500)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (both agents)")
+    parser.add_argument("--name", default="agent_speed")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     rows = []
     for utd in args.utd:
-        native = native_rate(args.env, utd, args.native_steps)
-        sb3_default = sb3_rate(args.env, utd, args.sb3_steps, batch_size=256)
-        sb3_same = sb3_rate(args.env, utd, args.sb3_steps, batch_size=128)
+        native = native_rate(args.env, utd, args.native_steps, device=args.device)
+        sb3_default = sb3_rate(args.env, utd, args.sb3_steps, batch_size=256, device=args.device)
+        sb3_same = sb3_rate(args.env, utd, args.sb3_steps, batch_size=128, device=args.device)
         rows.append(
             {
                 "env": args.env,
+                "device": args.device,
                 "utd": utd,
                 "native steps/s": native,
                 "SB3 SAC steps/s (batch 256)": sb3_default,
@@ -91,7 +97,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             }
         )
     print(markdown_table(rows, list(rows[0])))
-    print(f"\nwrote {write_json('agent_speed', rows)}")
+    print(f"\nwrote {write_json(args.name, rows)}")
     return rows
 
 

@@ -64,6 +64,8 @@ class Episodes:
     terminated: np.ndarray
     env_id: str
     split: str = "train"
+    seed: np.ndarray | None = None
+    """(N,) the seed each episode was reset with (replaying its actions from it reproduces it)."""
 
     def __len__(self) -> int:
         return len(self.length)
@@ -87,6 +89,7 @@ class Episodes:
             self.terminated[idx],
             self.env_id,
             self.split,
+            None if self.seed is None else self.seed[idx],
         )
 
     def step_mask(self) -> np.ndarray:
@@ -131,6 +134,8 @@ class Episodes:
         arrays.update({"final_obs/" + k: v for k, v in self.final_obs.items()})
         for name in _FIELDS:
             arrays[name] = getattr(self, name)
+        if self.seed is not None:
+            arrays["seed"] = self.seed
         tmp = path.with_name(path.name + ".tmp")
         with open(tmp, "wb") as f:
             np.savez_compressed(f, meta=np.array(json.dumps(meta)), **arrays)
@@ -154,6 +159,7 @@ class Episodes:
                 terminated=data["terminated"],
                 env_id=meta["env_id"],
                 split=meta["split"],
+                seed=data.get("seed"),
             )
         except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
             raise ValueError(f"{path}: not a readable Groundworld episodes file ({exc})") from exc
@@ -183,6 +189,7 @@ class Episodes:
             np.concatenate([p.terminated for p in parts]),
             parts[0].env_id,
             parts[0].split,
+            None if any(p.seed is None for p in parts) else np.concatenate([p.seed for p in parts]),
         )
 
 
@@ -266,8 +273,9 @@ def collect_episodes(
     success = np.zeros(episodes, dtype=bool)
     ended = np.zeros(episodes, dtype=bool)
     source, instruction = [], []
+    seeds = seed * 1_000_003 + np.arange(episodes) // max(1, repeats)
     for i in range(episodes):
-        obs, info = env.reset(seed=seed * 1_000_003 + i // max(1, repeats))
+        obs, info = env.reset(seed=int(seeds[i]))
         name = names[rng.choice(len(names), p=weights)]
         act = source_policy(name, env, rng, agent)
         source.append(name)
@@ -297,4 +305,5 @@ def collect_episodes(
         ended,
         env_id,
         split,
+        seeds,
     )

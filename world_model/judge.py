@@ -57,6 +57,9 @@ class JudgeConfig:
     td_lambda: float = 1.0
     """1: Monte-Carlo labels; below 1: TD(lambda) targets mixing the label with the judge's own
     next-step prediction (bootstrapping)."""
+    distill: float = 0.0
+    """Weight of a teacher's per-step probabilities in the targets (0: labels only). A blind
+    judge trained with the privileged judge as teacher learns from the differential signal."""
     epochs: int = 40
     """Most passes over the training episodes."""
     batch_episodes: int = 32
@@ -166,7 +169,7 @@ def episode_tensors(episodes: Episodes, device: torch.device | str = "cpu") -> d
 def _batch(data: dict[str, Any], idx: torch.Tensor) -> dict[str, Any]:
     """Episodes ``idx``, cut to the longest of them."""
     t = int(data["length"][idx].max())
-    out = {k: v[idx, :t] for k, v in data.items() if k not in ("obs", "label", "length")}
+    out = {k: v[idx, :t] for k, v in data.items() if k not in ("obs", "label", "length") and v is not None}
     out["obs"] = {k: v[idx, :t] for k, v in data["obs"].items()}
     out["label"] = data["label"][idx]
     return out
@@ -194,6 +197,8 @@ def judge_loss(judge: Judge, batch: dict[str, Any]) -> torch.Tensor:
     logits = _logits(judge, batch)
     mask = batch["mask"].float()
     target = td_targets(logits, batch["label"], batch["mask"], judge.config.td_lambda)
+    if "teacher" in batch and judge.config.distill > 0:
+        target = (1 - judge.config.distill) * target + judge.config.distill * batch["teacher"]
     bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none") * mask
     return (bce.sum(1) / mask.sum(1)).mean()
 
@@ -204,8 +209,12 @@ def train_judge(
     observation_space: gym.spaces.Dict | None = None,
     device: torch.device | str = "cpu",
     on_epoch: Callable[[dict[str, float]], None] | None = None,
+    teacher: np.ndarray | None = None,
 ) -> tuple[Judge, list[dict[str, float]]]:
-    """Fit a judge on ``episodes`` with early stopping on held-out episodes; return it and its history."""
+    """Fit a judge on ``episodes`` with early stopping on held-out episodes; return it and its history.
+
+    ``teacher`` (N, T): another judge's probabilities on the same episodes, mixed into the
+    targets with weight ``config.distill``."""
     config = config or JudgeConfig()
     if len(episodes) < 4:
         raise ValueError(f"a judge needs at least 4 episodes to train and hold out, got {len(episodes)}")
@@ -213,6 +222,10 @@ def train_judge(
     space = observation_space or gym.make(episodes.env_id).observation_space
     judge = Judge(space, episodes.action.shape[-1], episodes.max_steps, config).to(device)
     data = episode_tensors(episodes, device)
+    if teacher is not None:
+        if teacher.shape != episodes.step_mask().shape:
+            raise ValueError(f"teacher probabilities are {teacher.shape}, the episodes {episodes.step_mask().shape}")
+        data["teacher"] = torch.as_tensor(np.nan_to_num(teacher), device=device).float()
     order = np.random.default_rng(config.seed).permutation(len(episodes))
     n_hold = max(1, int(round(config.holdout * len(episodes))))
     hold, train = torch.as_tensor(order[:n_hold]), torch.as_tensor(order[n_hold:])
@@ -279,10 +292,11 @@ def judge_probabilities(judge: Judge, episodes: Episodes, batch: int = 64) -> np
 
 
 def freeze(module: nn.Module) -> nn.Module:
-    """Stop gradients into ``module``'s weights (a frozen judge or world model) and set eval mode."""
+    """Stop gradients into ``module``'s weights (a frozen judge or world model); gradients still
+    flow through it to its inputs."""
     for p in module.parameters():
         p.requires_grad_(False)
-    return module.eval()
+    return module
 
 
 # -------------------------------------------------------------------- files
