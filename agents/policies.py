@@ -90,6 +90,9 @@ def load_policy(run_dir: str | Path, device: str = "cpu") -> tuple[Any, TrainCon
     """The trained policy in ``run_dir`` (from its last checkpoint) and the run's config."""
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").exists():
+        if (run_dir / "checkpoint.pt").exists():  # python -m agents.rejection writes a checkpoint only
+            payload = load_checkpoint(run_dir / "checkpoint.pt", expect={"algo": "rejection"})
+            return _cloned_policy(payload, device), TrainConfig(env=payload["env"], algo="bc", run_dir=str(run_dir))
         raise FileNotFoundError(f"{run_dir} has no config.json: not a run folder written by agents.train")
     config = TrainConfig.load(run_dir / "config.json")
     payload = load_checkpoint(run_dir / "checkpoint.pt", expect={"algo": config.algo, "env": config.env})
@@ -102,11 +105,7 @@ def load_policy(run_dir: str | Path, device: str = "cpu") -> tuple[Any, TrainCon
         load_state(agent, payload["agent"], "agent")
         return TorchPolicy(agent), config
     if config.algo == "bc":
-        from agents.bc import BCPolicy
-
-        policy = BCPolicy(env.observation_space, env.action_space).to(dev)
-        load_state(policy, payload["policy"], "policy")
-        return TorchPolicy(policy), config
+        return _cloned_policy(payload, device), config
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     model = make_sb3_model(config, DummyVecEnv([lambda: gym.make(config.env)]), dev)
@@ -115,3 +114,13 @@ def load_policy(run_dir: str | Path, device: str = "cpu") -> tuple[Any, TrainCon
     except (ValueError, RuntimeError) as exc:
         raise CheckpointError(f"the checkpoint's parameters do not fit a {config.algo} model: {exc}") from exc
     return SB3Policy(model), config
+
+
+def _cloned_policy(payload: dict[str, Any], device: str) -> TorchPolicy:
+    """A behaviour-cloned policy (bc or rejection sampling) from its checkpoint."""
+    from agents.bc import BCPolicy
+
+    env = gym.make(payload["env"])
+    policy = BCPolicy(env.observation_space, env.action_space).to(resolve_device(device))
+    load_state(policy, payload["policy"], "policy")
+    return TorchPolicy(policy)

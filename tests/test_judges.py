@@ -371,3 +371,16 @@ def test_calibration_rows_cover_each_fraction():
     rows = calibration_rows(probs, np.array([10, 10, 5, 5]), np.array([1, 0, 1, 0]), (0.25, 0.5))
     assert [r["fraction"] for r in rows] == [0.25, 0.5]
     assert {"auroc", "brier", "ece"} <= set(rows[0])
+
+
+def test_rejection_cli_writes_a_run_that_evaluate_loads(tmp_path, capsys):
+    from agents import rejection
+
+    run = tmp_path / "rs"
+    args = ["--steps", "200", "--instructions", "2", "--attempts", "2", "--updates", "3", "--eval-episodes", "1"]
+    assert rejection.main([*args, "--run-dir", str(run)]) == 0
+    policy, config = agents.load_policy(run)
+    assert config.env == GOTO
+    assert agents.evaluate(policy, GOTO, episodes=1).episodes
+    assert rejection.main([*args, "--filter", "judge", "--run-dir", str(run)]) == 1
+    assert "needs a judge" in capsys.readouterr().err
