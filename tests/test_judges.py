@@ -384,3 +384,24 @@ def test_rejection_cli_writes_a_run_that_evaluate_loads(tmp_path, capsys):
     assert agents.evaluate(policy, GOTO, episodes=1).episodes
     assert rejection.main([*args, "--filter", "judge", "--run-dir", str(run)]) == 1
     assert "needs a judge" in capsys.readouterr().err
+
+
+def test_judges_and_differential_clis_end_to_end(tmp_path, capsys):
+    from world_model import differential, judges
+
+    run = tmp_path / "judges"
+    common = ["--episodes", "12", "--test-episodes", "8", "--epochs", "1", "--run-dir", str(run)]
+    assert judges.main([*common, "--mix", "oracle=1", "random=1"]) == 0
+    for name in ("privileged.pt", "blind.pt", "episodes.npz", "calibration.md", "reliability.png"):
+        assert (run / name).exists(), name
+    assert "AUROC@25%" in (run / "calibration.md").read_text()
+    assert set(np.unique(Episodes.load(run / "episodes.npz").source)) <= {"oracle", "random"}
+    assert differential.main(["--run-dir", str(run), "--videos", "1", "--video-dir", str(tmp_path / "v")]) == 0
+    assert "## By behaviour policy" in (run / "differential.md").read_text()
+    video = next((tmp_path / "v").glob("differential_*.mp4"))
+    import imageio.v2 as imageio
+
+    frames = imageio.mimread(video, memtest=False)
+    assert frames[0].shape[0] > frames[0].shape[1]  # the curve strip sits under the square frame
+    assert judges.main([*common, "--mix", "vibes=1"]) == 1
+    assert "unknown episode source" in capsys.readouterr().err

@@ -11,6 +11,7 @@ held-out instructions after 10/25/50/75% of each episode.
 from __future__ import annotations
 
 import argparse
+import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -94,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = [row for f in futures for row in f.result()]
     RESULTS.mkdir(parents=True, exist_ok=True)
     plot(rows, RESULTS / f"{args.name}.png")
+    for task in args.tasks:  # each task's reliability diagram (at 25% of each episode, train split)
+        shutil.copy(Path(args.run_root) / task / "reliability.png", RESULTS / f"{args.name}_reliability_{task}.png")
     walls = {r["task"]: r["wall_s"] for r in rows}
     body = [
         f"Judges trained on {args.episodes} episodes per task (policy mix: oracle, noisy, decoy, lazy, random);",
@@ -112,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"![AUROC by fraction seen]({args.name}.png)",
         "",
-        f"Reliability diagrams: `{args.run_root}/<task>/reliability.png`.",
+        "Reliability diagrams at 25% of each episode: "
+        + ", ".join(f"[{t}]({args.name}_reliability_{t}.png)" for t in args.tasks)
+        + ".",
     ]
     path = write_report(args.name, "Judge calibration: privileged vs blind", body, rows, time.time() - start)
     print("\n".join(body))
