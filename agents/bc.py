@@ -38,6 +38,7 @@ def collect_demonstrations(
         done, t = False, 0
         while not done and count < steps:
             action = oracle(obs, info)
+            goal_object = info["goal"]["object"]  # the goal that came with obs
             if action_noise > 0:
                 action = np.clip(action + rng.normal(0, action_noise, size=action.shape), -1, 1).astype(np.float32)
             next_obs, reward, terminated, truncated, info = env.step(action)
@@ -54,6 +55,7 @@ def collect_demonstrations(
                 [episode],
                 [t],
                 [info["is_success"]],
+                [goal_object],
             )
             obs, t, count = next_obs, t + 1, count + 1
         episode += 1

@@ -19,7 +19,8 @@ class Collector:
 
     def __init__(self, vec: VectorEnv, replay: ReplayBuffer, seed: int, first_episode: int = 0):
         self.vec, self.replay, self.n = vec, replay, vec.num_envs
-        self.obs, _ = vec.reset(seed=seed)
+        self.obs, info = vec.reset(seed=seed)
+        self.goal_object = _goal_objects(info, self.n)
         self.episode = np.arange(first_episode, first_episode + self.n)
         self.next_episode = first_episode + self.n
         self.t = np.zeros(self.n, dtype=np.int32)
@@ -42,6 +43,7 @@ class Collector:
                 self.episode[rows],
                 self.t[rows],
                 info["is_success"][rows],
+                self.goal_object[rows],
             )
         done = (terminated | truncated) & valid
         finished = [bool(info["is_success"][i]) for i in np.flatnonzero(done)]
@@ -50,4 +52,14 @@ class Collector:
         self.next_episode += int(done.sum())
         self.after_reset = done
         self.obs = next_obs
+        self.goal_object = _goal_objects(info, self.n)  # the goal that comes with next_obs
         return len(rows), finished
+
+
+def _goal_objects(info: dict, n: int) -> np.ndarray:
+    """``info["goal"]["object"]`` of each env, -1 where an env does not report one."""
+    goal = info.get("goal")
+    if not isinstance(goal, dict) or "object" not in goal:
+        return np.full(n, -1, dtype=np.int64)
+    present = goal.get("_object", np.ones(n, dtype=bool))
+    return np.where(present, goal["object"], -1).astype(np.int64)

@@ -37,6 +37,11 @@ class TrainConfig:
     lr: float = _f(3e-4, "learning rate")
     gamma: float = _f(0.97, "discount factor")
     bc_epochs: int = _f(30, "passes over the demonstrations (bc)")
+    grounding: float = _f(
+        1.0,
+        "weight of the auxiliary loss teaching the encoder which object the instruction names, from the "
+        "privileged info['goal'] at training time only (native, mbpo; 0 turns it off)",
+    )
     refit_every: int = _f(2_500, "real steps between world-model refits (mbpo; the first fit is at learning_starts)")
     real_ratio: float = _f(0.25, "fraction of each batch drawn from real transitions (mbpo)")
     judge: str = _f("", "judge checkpoint (world_model.judges) whose potential shapes the reward (native, mbpo)")

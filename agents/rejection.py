@@ -54,7 +54,7 @@ class RejectionConfig:
     """Environment id."""
     steps: int = 20_000
     """Real environment steps to spend on sampling."""
-    instructions: int = 16
+    instructions: int = 8
     """Scenes (each with its instruction) sampled per round."""
     attempts: int = 4
     """Episodes per scene and instruction."""

@@ -13,6 +13,9 @@ Each row is one transition of one environment:
 ``is_success``  the task was achieved on this transition (``info["is_success"]``)
 ``episode``     a run-wide episode id; rows of one episode are in step order
 ``step``        index of the transition inside its episode
+``goal_object`` privileged: index of the object the goal is about when ``obs``
+                was seen (``info["goal"]["object"]``), -1 if unknown; used
+                only for training-time auxiliary losses, never as input
 ==============  ===========================================================
 
 Files are ``.npz`` archives with the same keys plus ``meta`` (JSON: format version,
@@ -30,7 +33,7 @@ import numpy as np
 
 from envs import tokenizer
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2 added goal_object; version-1 files load with goal_object = -1
 _SCALARS = {
     "reward": np.float32,
     "is_first": bool,
@@ -39,6 +42,7 @@ _SCALARS = {
     "is_success": bool,
     "episode": np.int64,
     "step": np.int32,
+    "goal_object": np.int64,
 }
 
 
@@ -63,7 +67,18 @@ class ReplayBuffer:
         return self.size
 
     def add(
-        self, obs: dict, action, reward, next_obs: dict, terminated, truncated, is_first, episode, step, success=None
+        self,
+        obs: dict,
+        action,
+        reward,
+        next_obs: dict,
+        terminated,
+        truncated,
+        is_first,
+        episode,
+        step,
+        success=None,
+        goal_object=None,
     ) -> None:
         """Add a batch of transitions (leading dimension = number of envs)."""
         n = len(np.atleast_1d(reward))
@@ -79,6 +94,7 @@ class ReplayBuffer:
         self.data["is_success"][idx] = False if success is None else success
         self.data["episode"][idx] = episode
         self.data["step"][idx] = step
+        self.data["goal_object"][idx] = -1 if goal_object is None else goal_object
         self.pos = int((self.pos + n) % self.capacity)
         self.size = int(min(self.size + n, self.capacity))
 
@@ -125,6 +141,9 @@ class ReplayBuffer:
                 rows = {key: archive[key] for key in archive.files if key != "meta"}
         except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
             raise ValueError(f"{path}: not a readable Groundworld replay file ({exc})") from exc
+        if meta.get("format") == 1 and "goal_object" not in rows:
+            rows["goal_object"] = np.full(len(rows["reward"]), -1, dtype=np.int64)
+            meta["format"] = FORMAT_VERSION
         if meta.get("format") != FORMAT_VERSION or meta.get("tokenizer") != tokenizer.TOKENIZER_VERSION:
             raise ValueError(
                 f"{path}: replay format {meta.get('format')} / tokenizer {meta.get('tokenizer')}, "

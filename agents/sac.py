@@ -40,6 +40,10 @@ class SACConfig:
     """Initial entropy temperature."""
     target_entropy_scale: float = 1.0
     """Target entropy = -scale x action dimension."""
+    grounding: float = 0.0
+    """Weight of an auxiliary grounding loss: cross-entropy of the encoder's instruction-attribute
+    match over the objects against the goal's object (``goal_object`` in replay, from the
+    privileged ``info["goal"]``; training time only, never an input)."""
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     """Sizes of the grounded encoder."""
 
@@ -135,6 +139,11 @@ class SACAgent(nn.Module):
         features = self.encoder(obs)
         q = self.critic(features, action)
         critic_loss = F.mse_loss(q, target.unsqueeze(0).expand_as(q)) * q.shape[0]
+        losses = {}
+        if self.config.grounding > 0 and "goal_object" in t:
+            grounding = self.grounding_loss(obs, t["goal_object"])
+            losses["grounding_loss"] = grounding.item()
+            critic_loss = critic_loss + self.config.grounding * grounding
         self.critic_optim.zero_grad(set_to_none=True)
         critic_loss.backward()
         self.critic_optim.step()
@@ -161,7 +170,17 @@ class SACAgent(nn.Module):
             "alpha": alpha.item(),
             "q": q.mean().item(),
             "entropy": -log_prob.mean().item(),
+            **losses,
         }
+
+    def grounding_loss(self, obs: dict[str, torch.Tensor], goal_object: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of the instruction-attribute match over present objects against the goal's object."""
+        known = goal_object >= 0
+        if not known.any():
+            return torch.zeros((), device=self.device)
+        n = obs["object_mask"].shape[1]
+        scores = self.encoder.match(obs)[:, :n].masked_fill(obs["object_mask"] < 0.5, -1e4)
+        return F.cross_entropy(scores[known], goal_object[known])
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"critic": self.critic_optim, "actor": self.actor_optim, "alpha": self.alpha_optim}

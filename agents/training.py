@@ -93,7 +93,7 @@ def train_native(config: TrainConfig, run_dir: Path, resume: bool, device: torch
     )
     monitor = GoodhartMonitor(config.goodhart_threshold) if shaping else None
     obs_space, act_space = vec.single_observation_space, vec.single_action_space
-    sac_config = SACConfig(lr=config.lr, gamma=config.gamma, batch_size=config.batch_size)
+    sac_config = SACConfig(lr=config.lr, gamma=config.gamma, batch_size=config.batch_size, grounding=config.grounding)
     agent = SACAgent(obs_space, act_space, sac_config, device)
     replay = ReplayBuffer(obs_space, act_space.shape[0], config.buffer_size, config.env)
     rng = np.random.default_rng(config.seed)

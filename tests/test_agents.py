@@ -19,6 +19,7 @@ import agents
 import envs
 from agents.bc import BCPolicy, collect_demonstrations, train_bc
 from agents.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from agents.collector import Collector
 from agents.config import TrainConfig
 from agents.evaluation import wilson_interval
 from agents.networks import GroundedEncoder, obs_to_tensors
@@ -499,3 +500,31 @@ def test_mbpo_fits_a_model_and_trains_on_imagined_data(tmp_path, monkeypatch):
     assert config.algo == "mbpo" and policy.act(gym.make(config.env).reset(seed=0)[0]).shape == (2,)
     header = (run / "progress.csv").read_text().splitlines()[0]
     assert "model_heldout" in header and "imagined" in header
+
+
+def test_collector_stores_the_goal_that_came_with_each_observation():
+    vec = gym.make_vec("Groundworld/Sequence-v0", num_envs=2, vectorization_mode="sync")
+    replay = ReplayBuffer(vec.single_observation_space, 2, 500, "Groundworld/Sequence-v0")
+    collector = Collector(vec, replay, seed=3)
+    base = [vec.envs[i].unwrapped for i in range(2)]
+    for _ in range(40):
+        expected = [b.goal_target()[0] for b in base]  # the goal while the current observation is shown
+        stored, _ = collector.step(np.zeros((2, 2), dtype=np.float32))
+        rows = replay.rows()
+        if stored == 2:
+            np.testing.assert_array_equal(rows["goal_object"][-2:], expected)
+    assert (replay.rows()["goal_object"] >= 0).all()
+
+
+def test_grounding_loss_teaches_the_match_to_pick_the_goal_object():
+    torch.manual_seed(0)
+    env, replay = filled_replay(steps=200)  # stores no goals (-1): the loss skips them
+    rng = np.random.default_rng(0)
+    agent = SACAgent(env.observation_space, env.action_space, SACConfig(grounding=1.0, batch_size=64, lr=3e-3))
+    assert agent.update(replay.sample(32, rng), replay.keys)["grounding_loss"] == 0.0
+    demos = collect_demonstrations("Groundworld/GoTo-v0", steps=600, seed=1)
+    assert (demos.rows()["goal_object"] >= 0).all()
+    first = agent.update(demos.sample(64, rng), demos.keys)["grounding_loss"]
+    for _ in range(100):
+        last = agent.update(demos.sample(64, rng), demos.keys)["grounding_loss"]
+    assert last < 0.5 * first

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import itertools
 
 import gymnasium as gym
@@ -98,14 +99,14 @@ def _auroc_at(judge: Judge, episodes: Episodes, fraction: float) -> float:
 def test_judges_learn_a_visible_success_rule():
     train, test = synthetic(160, "action", seed=1), synthetic(80, "action", seed=2)
     for privileged in (False, True):
-        judge, _ = train_judge(train, JudgeConfig(**{**FAST.__dict__, "privileged": privileged}))
+        judge, _ = train_judge(train, dataclasses.replace(FAST, privileged=privileged))
         assert _auroc_at(judge, test, 0.25) > 0.95  # the deciding action is in the first quarter
 
 
 def test_only_the_privileged_judge_sees_hidden_ground_truth():
     train, test = synthetic(160, "hidden", seed=3), synthetic(80, "hidden", seed=4)
     blind, _ = train_judge(train, FAST)
-    privileged, _ = train_judge(train, JudgeConfig(**{**FAST.__dict__, "privileged": True}))
+    privileged, _ = train_judge(train, dataclasses.replace(FAST, privileged=True))
     assert _auroc_at(privileged, test, 0.1) > 0.95
     assert abs(_auroc_at(blind, test, 0.5) - 0.5) < 0.2  # nothing it sees tells the outcome
 

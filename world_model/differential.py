@@ -108,11 +108,17 @@ def findings(by_source: list[dict], by_object: list[dict], by_split: list[dict],
     """Plain-language reading of the tables (computed, not written by hand)."""
     lines = []
     top = by_source[0]
-    direction = "more optimistic" if top["mean_delta"] < 0 else "more pessimistic"
     lines.append(
         f"- The judges disagree most on **{top['group']}** episodes (mean |delta| {top['mean_abs_delta']:.3f}, "
-        f"success {top['success']:.2f}); there the blind judge is {direction} than the privileged one."
+        f"success {top['success']:.2f}); there {_direction(top['mean_delta'])}."
     )
+    decoy = next((r for r in by_source if r["group"] == "decoy"), None)
+    if decoy is not None:  # competent behaviour towards the wrong object: only the instruction tells
+        lines.append(
+            f"- On **decoy** episodes (the oracle heading for an object the instruction does not name; success "
+            f"{decoy['success']:.2f}) {_direction(decoy['mean_delta'])} (mean delta {decoy['mean_delta']:+.3f}): "
+            "the size of this gap is how far the blind judge has failed to ground the instruction."
+        )
     low = by_source[-1]
     lines.append(f"- They agree most on **{low['group']}** episodes (mean |delta| {low['mean_abs_delta']:.3f}).")
     if by_object:
@@ -127,6 +133,13 @@ def findings(by_source: list[dict], by_object: list[dict], by_split: list[dict],
     peak = max(phases, key=lambda r: r["mean_abs_delta"])
     lines.append(f"- By phase, disagreement peaks in the {peak['phase']} stretch of episodes.")
     return lines
+
+
+def _direction(mean_delta: float, tolerance: float = 0.02) -> str:
+    if abs(mean_delta) < tolerance:
+        return "neither judge is systematically more optimistic"
+    side = "more optimistic" if mean_delta < 0 else "more pessimistic"
+    return f"the blind judge is {side} than the privileged one"
 
 
 def curve_strip(width: int, height: int, curves: dict[str, np.ndarray], upto: int, horizon: int) -> np.ndarray:

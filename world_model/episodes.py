@@ -122,6 +122,7 @@ class Episodes:
                 np.full(t, i),
                 steps,
                 success,
+                self.goal_object[i, :t],
             )
         return buffer
 

@@ -15,6 +15,7 @@ score and ECE at 10/25/50/75% of each episode, both judges, both splits) and
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -96,7 +97,7 @@ def train_judges(
         data.save(run / "episodes.npz")
     judges = {}
     for kind in KINDS:
-        cfg = JudgeConfig(**{**base.__dict__, "privileged": kind == "privileged"})
+        cfg = dataclasses.replace(base, privileged=kind == "privileged")
 
         def log(row: dict[str, float], kind: str = kind) -> None:
             if progress:

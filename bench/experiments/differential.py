@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-root", default="runs/experiments/judges")
     parser.add_argument("--name", default="differential")
     args = parser.parse_args(argv)
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     start = time.time()
     rows, body = [], []
     for task in args.tasks:

@@ -27,6 +27,7 @@ import numpy as np
 
 import agents
 from bench.experiments.common import RESULTS, write_report
+from bench.experiments.shaping import read_progress, training_wall
 from bench.learning import steps_to
 
 REPO = Path(__file__).resolve().parents[2]
@@ -77,7 +78,7 @@ def rl_run(algo: str, args: argparse.Namespace) -> dict:
         done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"{algo} failed: {done.stderr[-800:]}")
-    wall = time.time() - start
+    wall = training_wall(run_dir, time.time() - start)
     policy, _ = agents.load_policy(run_dir)
     names = {"native": "native SAC (ours)", "sac": "SB3 SAC", "ppo": "SB3 PPO"}
     row = {"method": names[algo], "wall_s": round(wall), "accepted": None, "precision": None, "worst_gap": None}
@@ -86,8 +87,6 @@ def rl_run(algo: str, args: argparse.Namespace) -> dict:
         row[split] = agents.evaluate(policy, env_id, split, args.episodes, seed=20_000_000).success_rate
     row["steps_to_50"] = steps_to(run_dir / "progress.csv", 0.5)[0]
     row["steps_to_90"] = steps_to(run_dir / "progress.csv", 0.9)[0]
-    from bench.experiments.shaping import read_progress
-
     row["curve"] = [
         (int(r["step"]), float(r["eval_success"]))
         for r in read_progress(run_dir / "progress.csv")

@@ -45,6 +45,12 @@ def read_progress(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+def training_wall(run_dir: Path, measured: float) -> float:
+    """Training wall-clock from the run's log (also when the run was trained earlier and is reused)."""
+    rows = read_progress(run_dir / "progress.csv")
+    return float(rows[-1]["wall_s"]) if rows else measured
+
+
 def run(name: str, flags: list[str], task: str, seed: int, args: argparse.Namespace) -> dict:
     env_id = f"Groundworld/{task}-v0"
     slug = name.replace(" ", "").replace("+", "_").replace("(", "").replace(")", "").replace("-", "")
@@ -57,7 +63,7 @@ def run(name: str, flags: list[str], task: str, seed: int, args: argparse.Namesp
         done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"{name} failed: {done.stderr[-800:]}")
-    wall = time.time() - start
+    wall = training_wall(run_dir, time.time() - start)
     policy, _ = agents.load_policy(run_dir)
     row = {"variant": name, "seed": seed, "wall_s": round(wall)}
     for split in ("train", "heldout"):
