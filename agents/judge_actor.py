@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
 
@@ -123,14 +122,11 @@ class JudgeActor:
 
     def train(self, env_id: str, on_eval: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
         """Run ``config.updates`` steps, evaluating in the real env (with the Goodhart monitor) as it goes."""
-        from world_model.shaping import JudgePotential, PotentialShaping
+        from world_model.shaping import judge_readout
 
         c = self.config
         monitor = GoodhartMonitor(c.goodhart_threshold)
-
-        def wrap(env: gym.Env) -> gym.Env:
-            return PotentialShaping(env, JudgePotential(self.judge), scale=0.0)  # reads the judge's estimate
-
+        wrap = judge_readout(self.judge)
         history: list[dict[str, Any]] = []
         info: dict[str, float] = {}
         for i in range(c.updates + 1):
@@ -138,9 +134,8 @@ class JudgeActor:
                 result = evaluate(
                     TorchPolicy(self.policy), env_id, "train", c.eval_episodes, seed=30_000_000 + i, wrap=wrap
                 )
-                judged = [e["judge"] for e in result.episodes]
                 row = {"updates": i, "eval_success": result.success_rate, **info}
-                row.update(monitor.record(i, [e["success"] for e in result.episodes], judged))
+                row.update(monitor.record_evaluation(i, result.episodes))
                 history.append(row)
                 if on_eval is not None:
                     on_eval(row)

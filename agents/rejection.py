@@ -42,6 +42,7 @@ from envs.video import check_writable_dir
 from world_model.episodes import Episodes, collect_episodes
 from world_model.goodhart import GoodhartMonitor
 from world_model.judge import Judge, judge_probabilities, load_judge
+from world_model.shaping import judge_readout
 
 FILTERS = ("env", "judge")
 
@@ -147,12 +148,7 @@ def expert_iteration(
     optim = torch.optim.Adam(policy.parameters(), lr=config.lr)
     judge = load_judge(config.judge)[0] if config.judge else None
     monitor = GoodhartMonitor(config.goodhart_threshold) if config.filter == "judge" else None
-    wrap = None
-    if judge is not None:
-        from world_model.shaping import JudgePotential, PotentialShaping
-
-        def wrap(e: gym.Env) -> gym.Env:
-            return PotentialShaping(e, JudgePotential(judge), scale=0.0)  # only to read the judge's estimate
+    wrap = judge_readout(judge) if judge is not None else None  # the judge's estimate, for the Goodhart monitor
 
     kept: Episodes | None = None
     steps, round_, history, start = 0, 0, [], time.time()
@@ -185,9 +181,7 @@ def expert_iteration(
             "eval_success": result.success_rate,
         }
         if monitor is not None:
-            row.update(
-                monitor.record(steps, [e["success"] for e in result.episodes], [e["judge"] for e in result.episodes])
-            )
+            row.update(monitor.record_evaluation(steps, result.episodes))
         history.append(row)
         if on_round is not None:
             on_round(row)

@@ -173,9 +173,7 @@ def train_native(config: TrainConfig, run_dir: Path, resume: bool, device: torch
             result = evaluate(policy, config.env, "train", config.eval_episodes, seed=10_000_000 + step, wrap=shaping)
             extra = dict(losses)
             if monitor is not None:  # trained against a learned signal: watch for a judged-vs-true gap
-                extra.update(
-                    monitor.record(step, [e["success"] for e in result.episodes], [e["judge"] for e in result.episodes])
-                )
+                extra.update(monitor.record_evaluation(step, result.episodes))
             if imagination is not None and imagination.fits:
                 extra.update(
                     model_heldout=imagination.fits[-1]["heldout"],

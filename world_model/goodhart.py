@@ -60,6 +60,11 @@ class GoodhartMonitor:
             "goodhart_flag": float(flagged),
         }
 
+    def record_evaluation(self, step: int, episodes: list[dict]) -> dict:
+        """:meth:`record` for evaluation episodes (``agents.evaluate``'s records with ``"success"``
+        and the ``"judge"`` estimate that a judge wrapper left in their final info)."""
+        return self.record(step, [e["success"] for e in episodes], [e["judge"] for e in episodes])
+
     @property
     def flagged(self) -> list[GoodhartReading]:
         return [r for r in self.readings if r.gap > self.threshold]

@@ -16,6 +16,7 @@ wrapper reports ``info["reward_shaping"]`` and ``info["judge_success"]``, which
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import gymnasium as gym
@@ -95,3 +96,13 @@ class PotentialShaping(gym.Wrapper):
         self._phi, self._obs, self._info = phi, obs, info
         info = {**info, "reward_shaping": shaping, "judge_success": phi}
         return obs, float(reward) + shaping, terminated, truncated, info
+
+
+def judge_readout(judge: Judge) -> Callable[[gym.Env], gym.Env]:
+    """An env wrapper that only reports the judge's running estimate in ``info["judge_success"]``
+    (shaping scale 0: the reward is unchanged), for measuring a policy against a judge."""
+
+    def wrap(env: gym.Env) -> gym.Env:
+        return PotentialShaping(env, JudgePotential(judge), scale=0.0)
+
+    return wrap

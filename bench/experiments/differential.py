@@ -19,19 +19,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.experiments.common import RESULTS, write_report
+from bench.experiments.common import RESULTS, judges_dir, write_report
 from world_model.calibration import at_fraction, auroc, brier
 from world_model.differential import report
 from world_model.episodes import collect_episodes
 from world_model.judge import JudgeConfig, judge_probabilities, load_judge, train_judge
-from world_model.judges import test_sets, train_judges
+from world_model.judges import test_sets
 
 
-def judges_for(task: str, run_root: Path, episodes: int, seed: int) -> dict:
-    run = run_root / task
-    env_id = f"Groundworld/{task}-v0"
-    if not (run / "blind.pt").exists():
-        return train_judges(env_id, episodes, run, seed, progress=False).judges
+def judges_for(task: str, run_root: str) -> dict:
+    run = judges_dir(task, run_root)
     return {kind: load_judge(run / f"{kind}.pt")[0] for kind in ("privileged", "blind")}
 
 
@@ -62,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     rows, body = [], []
     for task in args.tasks:
         env_id = f"Groundworld/{task}-v0"
-        judges = judges_for(task, Path(args.run_root), args.episodes, 0)
+        judges = judges_for(task, args.run_root)
         tests = test_sets(env_id, args.test_episodes, 100)  # the calibration experiment's test seeds
         out = RESULTS / f"{args.name}_{task}"
         result = report(judges, tests, out, args.videos)

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,13 +23,10 @@ import agents
 from agents.bc import BCPolicy
 from agents.judge_actor import JudgeActor, JudgeActorConfig
 from agents.policies import TorchPolicy
-from bench.experiments.common import RESULTS, write_report
-from bench.learning import steps_to
+from bench.experiments.common import REPO, RESULTS, judges_dir, plot_curves, run_summary, train_command, write_report
 from world_model.episodes import collect_episodes
 from world_model.judge import load_judge
 from world_model.training import WorldModelConfig, fit
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def final_scores(policy, env_id: str, episodes: int) -> dict:
@@ -56,21 +51,18 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     start = time.time()
     env_id = f"Groundworld/{args.task}-v0"
-    judge_dir = REPO / args.judge_dir / args.task
+    judge_dir = judges_dir(args.task, args.judge_dir)
     data = collect_episodes(env_id, args.episodes, seed=0)  # the judges' training episodes
     real_steps = int(data.length.sum())
 
     native = None
     if not args.no_native:  # the model-free baseline at the same real steps, on the other core
-        run_dir = REPO / "runs" / "experiments" / "frozen_judge" / f"{args.task}-native"
-        cmd = [sys.executable, "-m", "agents.train", "--env", env_id, "--algo", "native", "--steps", str(real_steps)]
-        cmd += ["--run-dir", str(run_dir), "--eval-every", "2500", "--eval-episodes", "30", "--no-progress"]
-        cmd += ["--checkpoint-every", str(real_steps)]
-        native = (
-            subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE),
-            run_dir,
-            time.time(),
-        )
+        run_dir = REPO / "runs" / "experiments" / "frozen_judge" / f"{args.task}-native-{real_steps}"
+        proc = None
+        if not (run_dir / "checkpoint.pt").exists():  # a finished run of the same budget is reused
+            cmd = train_command(env_id, "native", real_steps, run_dir)
+            proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        native = (proc, run_dir)
 
     t0 = time.time()
     model, history = fit(data.to_replay(), WorldModelConfig())
@@ -111,36 +103,20 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(row)
 
     if native is not None:
-        proc, run_dir, t_start = native
-        _, err = proc.communicate()
-        if proc.returncode != 0:
-            raise RuntimeError(f"native baseline failed: {err.decode()[-800:]}")
-        policy, _ = agents.load_policy(run_dir)
-        row = {"method": "native SAC (model-free)", "wall_s": round(time.time() - t_start)}
-        for split in ("train", "heldout"):
-            row[split] = agents.evaluate(policy, env_id, split, args.eval_episodes, seed=20_000_000).success_rate
-        row.update(judged=None, worst_gap=None, flags=0, imagined=None)
-        row["steps_to_90"] = steps_to(run_dir / "progress.csv", 0.9)[0]
+        proc, run_dir = native
+        if proc is not None:
+            _, err = proc.communicate()
+            if proc.returncode != 0:
+                raise RuntimeError(f"native baseline failed: {err.decode()[-800:]}")
+        row = {"method": "native SAC (model-free)", **run_summary(run_dir, env_id, args.eval_episodes)}
+        row.update(judged=None, imagined=None)
         rows.append(row)
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    lines = []
     for i, (name, pts) in enumerate(curves.items()):
-        xs, true, judged = zip(*pts, strict=True)
-        ax.plot(xs, true, color=f"C{i}", marker="o", ms=3, label=f"{name}: true")
-        ax.plot(xs, judged, color=f"C{i}", ls="--", label=f"{name}: judged")
-    ax.set_xlabel("actor updates (imagination only)")
-    ax.set_ylabel("success (train split)")
-    ax.set_ylim(-0.02, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=6)
-    fig.tight_layout()
-    fig.savefig(RESULTS / f"{args.name}.png", dpi=110)
-    plt.close(fig)
+        lines.append((f"{name}: true", i, [(x, true) for x, true, _ in pts], "o-"))
+        lines.append((f"{name}: judged", i, [(x, judged) for x, _, judged in pts], "--"))
+    plot_curves(RESULTS / f"{args.name}.png", lines, "actor updates (imagination only)")
 
     def cell(v) -> str:
         return "-" if v is None else (f"{v:+.2f}" if isinstance(v, float) else str(v))

@@ -17,8 +17,6 @@ judges' own training episodes are extra real steps, reported beside the table.
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -26,11 +24,17 @@ from pathlib import Path
 import numpy as np
 
 import agents
-from bench.experiments.common import RESULTS, write_report
-from bench.experiments.shaping import read_progress, training_wall
-from bench.learning import steps_to
-
-REPO = Path(__file__).resolve().parents[2]
+from bench.experiments.common import (
+    REPO,
+    RESULTS,
+    judge_training_steps,
+    judges_dir,
+    plot_curves,
+    run_summary,
+    train_command,
+    train_once,
+    write_report,
+)
 
 
 def expert_iteration_run(filter_name: str, judge: str, args: argparse.Namespace) -> dict:
@@ -70,29 +74,9 @@ def expert_iteration_run(filter_name: str, judge: str, args: argparse.Namespace)
 def rl_run(algo: str, args: argparse.Namespace) -> dict:
     env_id = f"Groundworld/{args.task}-v0"
     run_dir = REPO / "runs" / "experiments" / "rejection" / f"{args.task}-{algo}-s{args.seed}"
-    cmd = [sys.executable, "-m", "agents.train", "--env", env_id, "--algo", algo, "--steps", str(args.steps)]
-    cmd += ["--seed", str(args.seed), "--run-dir", str(run_dir), "--eval-every", "2500", "--eval-episodes", "30"]
-    cmd += ["--checkpoint-every", str(args.steps), "--no-progress"]
-    start = time.time()
-    if not (run_dir / "checkpoint.pt").exists():
-        done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"{algo} failed: {done.stderr[-800:]}")
-    wall = training_wall(run_dir, time.time() - start)
-    policy, _ = agents.load_policy(run_dir)
+    train_once(train_command(env_id, algo, args.steps, run_dir, args.seed), run_dir)
     names = {"native": "native SAC (ours)", "sac": "SB3 SAC", "ppo": "SB3 PPO"}
-    row = {"method": names[algo], "wall_s": round(wall), "accepted": None, "precision": None, "worst_gap": None}
-    row["flags"] = 0
-    for split in ("train", "heldout"):
-        row[split] = agents.evaluate(policy, env_id, split, args.episodes, seed=20_000_000).success_rate
-    row["steps_to_50"] = steps_to(run_dir / "progress.csv", 0.5)[0]
-    row["steps_to_90"] = steps_to(run_dir / "progress.csv", 0.9)[0]
-    row["curve"] = [
-        (int(r["step"]), float(r["eval_success"]))
-        for r in read_progress(run_dir / "progress.csv")
-        if r.get("eval_success") not in (None, "")
-    ]
-    return row
+    return {"method": names[algo], "accepted": None, "precision": None, **run_summary(run_dir, env_id, args.episodes)}
 
 
 def run_job(job: tuple[str, str, str], args: argparse.Namespace) -> dict:
@@ -101,24 +85,7 @@ def run_job(job: tuple[str, str, str], args: argparse.Namespace) -> dict:
 
 
 def plot(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    for i, r in enumerate(rows):
-        if r["curve"]:
-            xs, ys = zip(*r["curve"], strict=True)
-            ax.plot(xs, ys, color=f"C{i}", marker="o", ms=2, label=r["method"])
-    ax.set_xlabel("real env steps")
-    ax.set_ylabel("evaluation success (train split)")
-    ax.set_ylim(-0.02, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    plot_curves(path, [(r["method"], i, r["curve"], "o-") for i, r in enumerate(rows)], "real env steps")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,16 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--judge-dir", default="runs/experiments/judges")
     parser.add_argument("--name", default="rejection")
     args = parser.parse_args(argv)
-    judge_dir = REPO / args.judge_dir / args.task
-    if not (judge_dir / "blind.pt").exists():
-        from world_model.judges import train_judges
-
-        train_judges(f"Groundworld/{args.task}-v0", 600, judge_dir, progress=False)
-    judge_steps = None
-    if (judge_dir / "calibration.json").exists():
-        from world_model.episodes import collect_episodes
-
-        judge_steps = int(collect_episodes(f"Groundworld/{args.task}-v0", 600, seed=0).length.sum())
+    judge_dir = judges_dir(args.task, args.judge_dir)
+    judge_steps = judge_training_steps(judge_dir)
     start = time.time()
     jobs = [("filter", f, "" if f == "env" else str(judge_dir / f"{f}.pt")) for f in args.filters]
     jobs += [("rl", a, "") for a in args.baselines]
@@ -172,12 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *table,
         "",
-        (
-            f"The judges were trained on {judge_steps} further real env steps (600 mixed-policy episodes); "
-            "count them when comparing judge-filtered runs with the others."
-            if judge_steps
-            else ""
-        ),
+        f"The judges were trained on {judge_steps} further real env steps (600 mixed-policy episodes); "
+        "count them when comparing judge-filtered runs with the others.",
         "",
         f"![learning curves]({args.name}.png)",
     ]

@@ -15,18 +15,20 @@ Needs the judges of ``python -m bench.experiments.calibration`` (trains them if 
 from __future__ import annotations
 
 import argparse
-import csv
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import agents
-from bench.experiments.common import RESULTS, write_report
-from bench.learning import steps_to
-
-REPO = Path(__file__).resolve().parents[2]
+from bench.experiments.common import (
+    REPO,
+    RESULTS,
+    judges_dir,
+    plot_curves,
+    run_summary,
+    train_command,
+    train_once,
+    write_report,
+)
 
 
 def variants(judge_dir: Path) -> dict[str, list[str]]:
@@ -38,68 +40,23 @@ def variants(judge_dir: Path) -> dict[str, list[str]]:
     }
 
 
-def read_progress(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with open(path) as f:
-        return list(csv.DictReader(f))
-
-
-def training_wall(run_dir: Path, measured: float) -> float:
-    """Training wall-clock from the run's log (also when the run was trained earlier and is reused)."""
-    rows = read_progress(run_dir / "progress.csv")
-    return float(rows[-1]["wall_s"]) if rows else measured
-
-
 def run(name: str, flags: list[str], task: str, seed: int, args: argparse.Namespace) -> dict:
     env_id = f"Groundworld/{task}-v0"
     slug = name.replace(" ", "").replace("+", "_").replace("(", "").replace(")", "").replace("-", "")
     run_dir = REPO / "runs" / "experiments" / "shaping" / f"{task}-{slug}-s{seed}"
-    cmd = [sys.executable, "-m", "agents.train", "--env", env_id, "--algo", "native", "--steps", str(args.steps)]
-    cmd += ["--seed", str(seed), "--run-dir", str(run_dir), "--eval-every", str(args.eval_every)]
-    cmd += ["--eval-episodes", "30", "--checkpoint-every", str(args.steps), "--no-progress", *flags]
-    start = time.time()
-    if not (run_dir / "checkpoint.pt").exists():
-        done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"{name} failed: {done.stderr[-800:]}")
-    wall = training_wall(run_dir, time.time() - start)
-    policy, _ = agents.load_policy(run_dir)
-    row = {"variant": name, "seed": seed, "wall_s": round(wall)}
-    for split in ("train", "heldout"):
-        row[split] = agents.evaluate(policy, env_id, split, args.episodes, seed=20_000_000).success_rate
-    for level in (0.5, 0.9):
-        reached, _ = steps_to(run_dir / "progress.csv", level)
-        row[f"steps_to_{int(level * 100)}"] = reached
-    progress = read_progress(run_dir / "progress.csv")
-    gaps = [float(r["goodhart_gap"]) for r in progress if r.get("goodhart_gap") not in (None, "")]
-    row["worst_gap"] = max(gaps) if gaps else None
-    row["flags"] = sum(float(r["goodhart_flag"]) for r in progress if r.get("goodhart_flag") not in (None, ""))
-    row["curve"] = [
-        (int(r["step"]), float(r["eval_success"])) for r in progress if r.get("eval_success") not in (None, "")
-    ]
-    return row
+    train_once(train_command(env_id, "native", args.steps, run_dir, seed, args.eval_every, flags), run_dir)
+    return {"variant": name, "seed": seed, **run_summary(run_dir, env_id, args.episodes)}
 
 
 def plot(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    for i, name in enumerate(dict.fromkeys(r["variant"] for r in rows)):
-        for j, r in enumerate(r for r in rows if r["variant"] == name):
-            xs, ys = zip(*r["curve"], strict=True) if r["curve"] else ((), ())
-            ax.plot(xs, ys, color=f"C{i}", alpha=0.9, label=name if j == 0 else None)
-    ax.set_xlabel("real env steps")
-    ax.set_ylabel("evaluation success (train split)")
-    ax.set_ylim(-0.02, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    """One colour per variant (its seeds share it)."""
+    names = list(dict.fromkeys(r["variant"] for r in rows))
+    seen: set[str] = set()
+    lines = []
+    for r in rows:
+        lines.append((None if r["variant"] in seen else r["variant"], names.index(r["variant"]), r["curve"], "-"))
+        seen.add(r["variant"])
+    plot_curves(path, lines, "real env steps")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,11 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", nargs="+", default=None, help="subset of the variant names")
     parser.add_argument("--name", default="shaping")
     args = parser.parse_args(argv)
-    judge_dir = REPO / args.judge_dir / args.task
-    if not (judge_dir / "blind.pt").exists():
-        from world_model.judges import train_judges
-
-        train_judges(f"Groundworld/{args.task}-v0", 600, judge_dir, progress=False)
+    judge_dir = judges_dir(args.task, args.judge_dir)
     chosen = {k: v for k, v in variants(judge_dir).items() if args.variants is None or k in args.variants}
     start = time.time()
     jobs = [(name, flags, seed) for seed in args.seeds for name, flags in chosen.items()]
