@@ -169,7 +169,7 @@ def episode_tensors(episodes: Episodes, device: torch.device | str = "cpu") -> d
 def _batch(data: dict[str, Any], idx: torch.Tensor) -> dict[str, Any]:
     """Episodes ``idx``, cut to the longest of them."""
     t = int(data["length"][idx].max())
-    out = {k: v[idx, :t] for k, v in data.items() if k not in ("obs", "label", "length") and v is not None}
+    out = {k: v[idx, :t] for k, v in data.items() if k not in ("obs", "label", "length")}
     out["obs"] = {k: v[idx, :t] for k, v in data["obs"].items()}
     out["label"] = data["label"][idx]
     return out

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from agents.networks import obs_to_tensors
+from agents.policies import batch1
 from world_model.episodes import goal_arrays
 from world_model.judge import Judge, freeze
 
@@ -56,7 +57,7 @@ class JudgePotential:
 
     @torch.no_grad()
     def step(self, obs: dict[str, np.ndarray], action: np.ndarray, info: dict[str, Any]) -> float:
-        o = obs_to_tensors({k: np.asarray(v)[None] for k, v in obs.items()}, self.device)
+        o = obs_to_tensors(batch1(obs), self.device)
         a = torch.as_tensor(np.asarray(action, dtype=np.float32)[None], device=self.device)
         t = torch.full((1,), self.t, device=self.device)
         goal_object = goal_position = None
