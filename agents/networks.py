@@ -4,8 +4,10 @@
 one feature vector. The instruction is embedded with position-aware token embeddings
 (word order matters: "touch A after B"); each object and zone is embedded and FiLM-modulated
 by the instruction, then several instruction-conditioned attention heads pool the set, so
-the policy can pick out "the red cube" whichever slot it is in. With ``pixels`` a small CNN
-reads the image instead (FiLM-modulated by the instruction as well).
+the policy can pick out "the red cube" whichever slot it is in. A :class:`GoalPointer` adds
+the state of the object and zone the instruction names, found by a conjunctive word-attribute
+match that carries over to colour-shape pairs never named in training. With ``pixels`` a
+small CNN reads the image instead (FiLM-modulated by the instruction as well).
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ class EncoderConfig:
     """Width of the embedded body state."""
     cnn_dim: int = 128
     """Width of the image features (pixel observations only)."""
+    pointer: bool = True
+    """Add a :class:`GoalPointer`: a conjunctive word-attribute match that picks the named object
+    and zone and reads out their state. Checkpoints from before it existed load with False."""
 
 
 class InstructionEncoder(nn.Module):
@@ -112,6 +117,61 @@ class AttentionPool(nn.Module):
         return (weights * v).sum(1).reshape(b, self.out_dim)
 
 
+class GoalPointer(nn.Module):
+    """Which object and zone the instruction names, and where they are.
+
+    Every word asks something of an entity: word ``t`` scores entity ``e`` with the logit
+    ``l_t(e) = <w_t, a(e)> + b_t``, where ``a(e)`` is linear in the entity's attributes
+    (colour, shape, size). An entity's score is a soft conjunction, ``sum_t g_t log sigmoid(l_t(e))``:
+    it must satisfy every relevant word. A context gate ``g_t`` (a convolution over the
+    tokens) lets a word drop out where it describes another entity ("... into the *green* zone").
+
+    Unlike a bilinear bag of words, a conjunction gives a word nothing to gain from an
+    attribute it does not name: once "cube" rules out a purple cylinder for "the purple cube",
+    the gradient stops changing what "purple" thinks of cylinders. So "purple" still picks the
+    purple cylinder when that pair was never named in training.
+
+    The pointer reads out the softmax-weighted dynamic state of the objects (position, velocity)
+    and the geometry of the zones: the features of "the thing the instruction is about".
+    """
+
+    def __init__(self, object_attrs: int, zone_attrs: int, dim: int, token_dim: int = 16):
+        super().__init__()
+        self.asks = nn.Embedding(tokenizer.VOCAB_SIZE, dim + 1, padding_idx=0)  # w_t and b_t
+        self.object_attrs = nn.Linear(object_attrs, dim, bias=False)
+        self.zone_attrs = nn.Linear(zone_attrs, dim, bias=False)
+        self.tokens = nn.Embedding(tokenizer.VOCAB_SIZE, token_dim, padding_idx=0)
+        self.gate = nn.Sequential(
+            nn.Conv1d(token_dim, token_dim, 5, padding=2), nn.ReLU(), nn.Conv1d(token_dim, 1, 1)
+        )  # fmt: skip
+        nn.init.constant_(self.gate[-1].bias, 2.0)  # start with every word relevant
+        self.out_dim = OBJECT_DYNAMIC + ZONE_GEOMETRY
+
+    def scores(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B, objects + zones) log-scores: how well each entity satisfies the instruction."""
+        tokens = obs["instruction"].long()
+        words = (tokens != 0).float()
+        gate = torch.sigmoid(self.gate(self.tokens(tokens).transpose(1, 2))).squeeze(1) * words  # (B, T)
+        asks = self.asks(tokens)  # (B, T, dim + 1)
+        entities = torch.cat(
+            [
+                self.object_attrs(obs["objects"][..., OBJECT_DYNAMIC:]),
+                self.zone_attrs(obs["zones"][..., ZONE_GEOMETRY:]),
+            ],
+            dim=1,
+        )  # (B, N, dim)
+        logits = torch.bmm(asks[..., :-1], entities.transpose(1, 2)) + asks[..., -1:]  # (B, T, N)
+        return (F.logsigmoid(logits) * gate.unsqueeze(-1)).sum(1)
+
+    def forward(self, obs: dict[str, torch.Tensor], scores: torch.Tensor) -> torch.Tensor:
+        n = obs["objects"].shape[1]
+        objects = scores[:, :n].masked_fill(obs["object_mask"] < 0.5, -1e4).softmax(-1)
+        zones = scores[:, n:].masked_fill(obs["zone_mask"] < 0.5, -1e4).softmax(-1)
+        where_object = (objects.unsqueeze(-1) * obs["objects"][..., :OBJECT_DYNAMIC]).sum(1)
+        where_zone = (zones.unsqueeze(-1) * obs["zones"][..., :ZONE_GEOMETRY]).sum(1)
+        return torch.cat([where_object, where_zone], dim=-1)
+
+
 class PixelEncoder(nn.Module):
     """uint8 or float images (B, H, W, 3) or (B, 3, H, W) -> features, FiLM-modulated."""
 
@@ -155,6 +215,7 @@ class GroundedEncoder(nn.Module):
         self.has_pixels = "pixels" in spaces
         self.extra = [k for k in ("progress",) if k in spaces]
         out = c.instruction_dim
+        self.pointer: GoalPointer | None = None
         if self.has_state:
             body_dim = spaces["proprio"].shape[0] + sum(spaces[k].shape[0] for k in self.extra)
             self.body = nn.Sequential(nn.Linear(body_dim, c.proprio_dim), nn.ReLU())
@@ -173,14 +234,22 @@ class GroundedEncoder(nn.Module):
             self.zone_match = nn.Linear(spaces["zones"].shape[-1] - ZONE_GEOMETRY, c.match_dim, bias=False)
             self.pool = AttentionPool(c.entity_dim, c.instruction_dim + c.proprio_dim, c.heads, c.head_dim)
             out += c.proprio_dim + self.pool.out_dim
+            if c.pointer:
+                object_attrs = spaces["objects"].shape[-1] - OBJECT_DYNAMIC
+                self.pointer = GoalPointer(object_attrs, spaces["zones"].shape[-1] - ZONE_GEOMETRY, c.match_dim)
+                out += self.pointer.out_dim
         if self.has_pixels:
             self.pixels = PixelEncoder(c.cnn_dim, c.instruction_dim)
             out += c.cnn_dim
         self.out_dim = out
 
     def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.encode(obs)[0]
+
+    def encode(self, obs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Features and the entity scores of :meth:`match` (None without object state), in one pass."""
         instr = self.instruction(obs["instruction"])
-        parts = [instr]
+        parts, match = [instr], None
         if self.has_state:
             body = self.body(torch.cat([obs["proprio"], *(obs[k] for k in self.extra)], dim=-1))
             values = torch.cat([self.objects(obs["objects"], instr), self.zones(obs["zones"], instr)], dim=1)
@@ -193,12 +262,21 @@ class GroundedEncoder(nn.Module):
             )
             mask = torch.cat([obs["object_mask"], obs["zone_mask"]], dim=1)
             query = torch.cat([instr, body], dim=-1)
-            parts += [body, self.pool(keys, values, mask, query, self.match(obs))]
+            match = self.vote(obs)
+            parts += [body, self.pool(keys, values, mask, query, match)]
+            if self.pointer is not None:
+                match = self.pointer.scores(obs)
+                parts.append(self.pointer(obs, match))
         if self.has_pixels:
             parts.append(self.pixels(obs["pixels"], instr))
-        return torch.cat(parts, dim=-1)
+        return torch.cat(parts, dim=-1), match
 
     def match(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B, objects + zones): how well each entity fits the instruction (the pointer's scores,
+        or the bag-of-words vote without a pointer); the grounding loss trains these."""
+        return self.pointer.scores(obs) if self.pointer is not None else self.vote(obs)
+
+    def vote(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """(B, objects + zones): how strongly the instruction's words name each entity's attributes."""
         tokens = obs["instruction"].long()
         words = (tokens != 0).unsqueeze(-1).float()

@@ -101,7 +101,7 @@ def load_policy(run_dir: str | Path, device: str = "cpu") -> tuple[Any, TrainCon
     if config.algo in ("native", "mbpo"):
         from agents.sac import SACAgent, SACConfig
 
-        agent = SACAgent(env.observation_space, env.action_space, SACConfig(**payload["sac_config"]), dev)
+        agent = SACAgent(env.observation_space, env.action_space, SACConfig.from_dict(payload["sac_config"]), dev)
         load_state(agent, payload["agent"], "agent")
         return TorchPolicy(agent), config
     if config.algo == "bc":

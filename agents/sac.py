@@ -2,9 +2,10 @@
 
 Differences from a textbook SAC (after SAC-AE/DrQ): one grounded encoder is shared by the
 actor and the critic and trained by the critic loss only (the actor reads detached
-features); the twin Q heads are one batched ensemble layer stack; target networks are
-updated with fused ``torch._foreach_lerp_``. Everything else is SAC with automatic entropy
-tuning.
+features); the twin Q heads share one wide first layer; one target-encoder pass feeds both
+the next action and the target Q; the actor loss takes dQ/da without the critic's weight
+gradients; target networks are updated with fused ``torch._foreach_lerp_``. Everything else
+is SAC with automatic entropy tuning.
 """
 
 from __future__ import annotations
@@ -46,6 +47,15 @@ class SACConfig:
     privileged ``info["goal"]``; training time only, never an input)."""
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     """Sizes of the grounded encoder."""
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> SACConfig:
+        """A config saved with :func:`dataclasses.asdict`; checkpoints that predate a saved encoder
+        config were written by the default encoder of that time (no goal pointer)."""
+        raw = dict(raw)
+        encoder = EncoderConfig(**raw.pop("encoder", {"pointer": False}))
+        hidden = tuple(raw.pop("hidden", cls.hidden))
+        return cls(**raw, hidden=hidden, encoder=encoder)
 
 
 class TwinQ(nn.Module):
@@ -132,16 +142,17 @@ class SACAgent(nn.Module):
         not_done = 1.0 - t["is_terminal"].float()
         alpha = self.log_alpha.exp().detach()
 
-        with torch.no_grad():
-            next_action, next_log_prob = self.actor(self.encoder(next_obs))
-            target_q = self.target_critic(self.target_encoder(next_obs), next_action).min(0).values
+        with torch.no_grad():  # one target-encoder pass feeds both the next action and the target Q
+            next_features = self.target_encoder(next_obs)
+            next_action, next_log_prob = self.actor(next_features)
+            target_q = self.target_critic(next_features, next_action).min(0).values
             target = reward + self.config.gamma * not_done * (target_q - alpha * next_log_prob)
-        features = self.encoder(obs)
+        features, match = self.encoder.encode(obs)
         q = self.critic(features, action)
         critic_loss = F.mse_loss(q, target.unsqueeze(0).expand_as(q)) * q.shape[0]
         losses = {}
-        if self.config.grounding > 0 and "goal_object" in t:
-            grounding = self.grounding_loss(obs, t["goal_object"])
+        if self.config.grounding > 0 and "goal_object" in t and match is not None:
+            grounding = self.grounding_loss(match, obs["object_mask"], t["goal_object"])
             losses["grounding_loss"] = grounding.item()
             critic_loss = critic_loss + self.config.grounding * grounding
         self.critic_optim.zero_grad(set_to_none=True)
@@ -150,12 +161,13 @@ class SACAgent(nn.Module):
 
         detached = features.detach()
         pi, log_prob = self.actor(detached)
+        self.critic.requires_grad_(False)  # the actor loss needs dQ/da only, not the critic's weight gradients
         q_pi = self.critic(detached, pi).min(0).values
+        self.critic.requires_grad_(True)
         actor_loss = (alpha * log_prob - q_pi).mean()
         self.actor_optim.zero_grad(set_to_none=True)
         actor_loss.backward()
         self.actor_optim.step()
-        self.critic.zero_grad(set_to_none=True)  # gradients from the actor loss are not the critic's
 
         alpha_loss = -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
         self.alpha_optim.zero_grad(set_to_none=True)
@@ -173,13 +185,15 @@ class SACAgent(nn.Module):
             **losses,
         }
 
-    def grounding_loss(self, obs: dict[str, torch.Tensor], goal_object: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy of the instruction-attribute match over present objects against the goal's object."""
+    @staticmethod
+    def grounding_loss(match: torch.Tensor, object_mask: torch.Tensor, goal_object: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of the instruction-attribute match (:meth:`GroundedEncoder.match`) over the
+        present objects against the goal's object; steps whose goal names no object are skipped."""
         known = goal_object >= 0
         if not known.any():
-            return torch.zeros((), device=self.device)
-        n = obs["object_mask"].shape[1]
-        scores = self.encoder.match(obs)[:, :n].masked_fill(obs["object_mask"] < 0.5, -1e4)
+            return match.new_zeros(())
+        n = object_mask.shape[1]
+        scores = match[:, :n].masked_fill(object_mask < 0.5, -1e4)
         return F.cross_entropy(scores[known], goal_object[known])
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:

@@ -130,7 +130,7 @@ def train_native(config: TrainConfig, run_dir: Path, resume: bool, device: torch
                 "next_episode": next_episode,
                 "agent": agent.state_dict(),
                 "optim": {k: o.state_dict() for k, o in agent.optimizers().items()},
-                "sac_config": {k: v for k, v in asdict(sac_config).items() if k != "encoder"},
+                "sac_config": asdict(sac_config),
                 "replay_file": replay_file,
                 "rng": _rng_state(rng),
                 "torch_rng": torch.get_rng_state(),

@@ -320,7 +320,7 @@ def load_judge(path: str | Path) -> tuple[Judge, str]:
     """A saved judge (in eval mode) and the env id it was trained on."""
     payload = load_checkpoint(path, expect={"kind": "judge"})
     raw = dict(payload["config"])
-    config = JudgeConfig(**{**raw, "encoder": EncoderConfig(**raw["encoder"])})
+    config = JudgeConfig(**{**raw, "encoder": EncoderConfig(**{"pointer": False, **raw["encoder"]})})
     judge = Judge(gym.make(payload["env"]).observation_space, payload["action_dim"], payload["max_steps"], config)
     load_state(judge, payload["judge"], "judge")
     return judge.eval(), payload["env"]
