@@ -17,6 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from agents.networks import InstructionEncoder
+from envs.base import OBJECT_DYNAMIC
 from world_model.codec import StateCodec
 
 
@@ -34,6 +35,14 @@ class EnsembleConfig:
     """Hidden layers per member."""
     instruction_dim: int = 32
     """Width of the instruction vector."""
+    move_gate: bool = True
+    """Predict, per object, whether it moves this step (a logit trained on whether its position
+    or velocity changed by more than ``MOVE_TOLERANCE``); in imagination an object predicted to
+    stay at rest keeps its state exactly, so resting objects do not drift open-loop."""
+
+
+MOVE_TOLERANCE = 1e-3
+"""Metres or metres/second: an object whose state changes less than this in a step is at rest."""
 
 
 class Normalizer(nn.Module):
@@ -84,6 +93,7 @@ class Prediction:
     reward: torch.Tensor
     success_logit: torch.Tensor
     terminal_logit: torch.Tensor
+    move_logit: torch.Tensor | None = None  # (members, batch, objects): does each object move
 
 
 class EnsembleModel(nn.Module):
@@ -101,7 +111,8 @@ class EnsembleModel(nn.Module):
         in_dim = self.codec.dim + self.codec.context_dim + c.instruction_dim + action_dim
         dims = [in_dim] + [c.hidden] * c.layers
         self.body = nn.ModuleList(EnsembleLinear(c.members, a, b) for a, b in zip(dims[:-1], dims[1:], strict=True))
-        self.out = EnsembleLinear(c.members, c.hidden, 2 * self.codec.dim + 3)
+        self.gates = self.codec.num_objects if c.move_gate else 0
+        self.out = EnsembleLinear(c.members, c.hidden, 2 * self.codec.dim + 3 + self.gates)
         self.max_logvar = nn.Parameter(torch.full((self.codec.dim,), 0.5))
         self.min_logvar = nn.Parameter(torch.full((self.codec.dim,), -10.0))
         self.register_buffer("elite_index", torch.arange(c.elites))
@@ -126,7 +137,8 @@ class EnsembleModel(nn.Module):
         mean, logvar = out[..., :d], out[..., d : 2 * d]
         logvar = self.max_logvar - F.softplus(self.max_logvar - logvar)  # soft bounds (PETS)
         logvar = self.min_logvar + F.softplus(logvar - self.min_logvar)
-        return Prediction(mean, logvar, out[..., 2 * d], out[..., 2 * d + 1], out[..., 2 * d + 2])
+        move = out[..., 2 * d + 3 :] if self.gates else None
+        return Prediction(mean, logvar, out[..., 2 * d], out[..., 2 * d + 1], out[..., 2 * d + 2], move)
 
     def loss(self, obs, action, next_obs, reward, success, terminal) -> tuple[torch.Tensor, torch.Tensor]:
         """(total training loss, per-member held-out score) for one batch of transitions."""
@@ -146,9 +158,32 @@ class EnsembleModel(nn.Module):
             pred.terminal_logit, terminal.expand_as(pred.terminal_logit), reduction="none"
         )
         member_loss = (per_member + reward_loss + success_loss + terminal_loss).mean(-1)  # (members,)
+        if pred.move_logit is not None:
+            member_loss = member_loss + self.move_loss(pred.move_logit, obs, next_obs)
         bounds = 0.01 * (self.max_logvar.sum() - self.min_logvar.sum())
         mse = ((((pred.delta_mean - target) ** 2) * mask).sum(-1) / mask.sum(-1)).mean(-1)
         return member_loss.sum() + bounds, mse + reward_loss.mean(-1)
+
+    def moved(self, obs: dict[str, torch.Tensor], next_obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B, objects) 1.0 where an object's position or velocity changed by more than ``MOVE_TOLERANCE``."""
+        change = (self.codec.dynamic(next_obs) - self.codec.dynamic(obs))[:, self.codec.proprio_dim :]
+        return (change.abs().reshape(change.shape[0], self.gates, -1).amax(-1) > MOVE_TOLERANCE).float()
+
+    def move_loss(self, move_logit: torch.Tensor, obs: dict[str, torch.Tensor], next_obs: dict[str, torch.Tensor]):
+        """(members,) cross-entropy of the move gates over the present objects."""
+        target = self.moved(obs, next_obs).expand_as(move_logit)
+        present = obs["object_mask"].expand_as(move_logit)
+        bce = F.binary_cross_entropy_with_logits(move_logit, target, reduction="none")
+        return (bce * present).sum((-1, -2)) / present.sum((-1, -2)).clamp(min=1.0)
+
+    def gate_mask(self, move_logit: torch.Tensor | None, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B, dim) 1 for the body and for objects predicted to move, 0 for objects predicted at rest."""
+        mask = self.codec.dynamic_mask(obs)
+        if move_logit is None:
+            return mask
+        body = torch.ones_like(mask[:, : self.codec.proprio_dim])
+        moving = (move_logit > 0).to(mask.dtype).repeat_interleave(OBJECT_DYNAMIC, -1)
+        return mask * torch.cat([body, moving], -1)
 
     # ---------------------------------------------------------------- prediction
     @torch.no_grad()
@@ -181,15 +216,18 @@ class EnsembleModel(nn.Module):
         b = action.shape[0]
         rows = torch.arange(b, device=action.device)
         pick = torch.randint(len(self.elite_index), (b,), generator=generator, device=action.device)
+        move = pred.move_logit
         if elite_mean:
             delta = mean.mean(0)
+            move = None if move is None else move.mean(0)
         else:
             delta = mean[pick, rows]
+            move = None if move is None else move[pick, rows]
             if sample:
                 noise = torch.randn(delta.shape, generator=generator, device=delta.device)
                 delta = delta + noise * (0.5 * logvar[pick, rows]).exp()
         mask = self.codec.dynamic_mask(obs)
-        dynamic = self.codec.dynamic(obs) + self.delta_norm.inverse(delta) * mask
+        dynamic = self.codec.dynamic(obs) + self.delta_norm.inverse(delta) * self.gate_mask(move, obs)
         disagreement = (mean.std(0) * mask).sum(-1) / mask.sum(-1)
         return {
             "next_obs": self.codec.compose(obs, dynamic),

@@ -167,7 +167,8 @@ def load_world_model(path: str | Path) -> tuple[EnsembleModel, str]:
     """A saved world model and the env id it was trained on."""
     payload = load_checkpoint(path, expect={"kind": "world_model"})
     space = gym.make(payload["env"]).observation_space
-    model = EnsembleModel(space, payload["action_dim"], EnsembleConfig(**payload["ensemble"]))
+    # checkpoints from before the move gate existed were written without one
+    model = EnsembleModel(space, payload["action_dim"], EnsembleConfig(**{"move_gate": False, **payload["ensemble"]}))
     load_state(model, payload["model"], "world model")
     return model, payload["env"]
 
@@ -182,7 +183,11 @@ def main(argv: list[str] | None = None) -> int:
         if f.name != "ensemble":
             parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
     for f in dataclasses.fields(EnsembleConfig):
-        parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(f.default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+        else:
+            parser.add_argument(flag, type=type(f.default), default=f.default)
     args = vars(parser.parse_args(argv))
     ens = EnsembleConfig(**{f.name: args.pop(f.name) for f in dataclasses.fields(EnsembleConfig)})
     data, run_dir = args.pop("data"), args.pop("run_dir")
