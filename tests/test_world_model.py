@@ -247,3 +247,16 @@ def test_move_gate_learns_which_objects_move_and_keeps_resting_ones_exactly_stil
     assert guess[moved & present].float().mean() > 0.3
     still = ~guess & present
     torch.testing.assert_close(imagined["objects"][still][:, :6], obs["objects"][still][:, :6], rtol=0, atol=0)
+
+
+def test_world_model_goal_pointer_learns_which_object_the_instruction_names(goto_data):
+    """The members read the named object's state through a goal pointer trained on the replay's goal_object."""
+    model, _ = world_model.fit(goto_data, WorldModelConfig(epochs=60, patience=60, ensemble=SMALL))
+    rows = goto_data.rows()
+    obs = obs_to_tensors({k: rows["obs/" + k] for k in goto_data.keys})
+    goal = torch.as_tensor(rows["goal_object"])
+    assert (goal >= 0).all()
+    with torch.no_grad():
+        n = obs["object_mask"].shape[1]
+        scores = model.pointer.scores(obs)[:, :n].masked_fill(obs["object_mask"] < 0.5, -1e4)
+    assert (scores.argmax(1) == goal).float().mean() > 0.9

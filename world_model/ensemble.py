@@ -16,8 +16,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from agents.networks import InstructionEncoder
-from envs.base import OBJECT_DYNAMIC
+from agents.networks import GoalPointer, InstructionEncoder
+from envs.base import OBJECT_DYNAMIC, ZONE_GEOMETRY
 from world_model.codec import StateCodec
 
 
@@ -35,6 +35,11 @@ class EnsembleConfig:
     """Hidden layers per member."""
     instruction_dim: int = 32
     """Width of the instruction vector."""
+    pointer: bool = True
+    """Give the members the agents' :class:`~agents.networks.GoalPointer` read-out: the state of
+    the object and zone the instruction names. Rewards and success depend on *which* object is
+    meant; without it the members must find that out from pooled tokens. Trained by the model's
+    losses and a grounding cross-entropy against the replay's ``goal_object``."""
     move_gate: bool = True
     """Predict, per object, whether it moves this step (a logit trained on whether its position
     or velocity changed by more than ``MOVE_TOLERANCE``); in imagination an object predicted to
@@ -109,6 +114,12 @@ class EnsembleModel(nn.Module):
         self.delta_norm = Normalizer(self.codec.dim)
         self.context_norm = Normalizer(self.codec.context_dim)
         in_dim = self.codec.dim + self.codec.context_dim + c.instruction_dim + action_dim
+        self.pointer: GoalPointer | None = None
+        if c.pointer:
+            spaces = observation_space.spaces
+            attrs = spaces["objects"].shape[-1] - OBJECT_DYNAMIC, spaces["zones"].shape[-1] - ZONE_GEOMETRY
+            self.pointer = GoalPointer(*attrs, dim=16)
+            in_dim += self.pointer.out_dim
         dims = [in_dim] + [c.hidden] * c.layers
         self.body = nn.ModuleList(EnsembleLinear(c.members, a, b) for a, b in zip(dims[:-1], dims[1:], strict=True))
         self.gates = self.codec.num_objects if c.move_gate else 0
@@ -122,7 +133,10 @@ class EnsembleModel(nn.Module):
         """The members' shared input row: normalised state and context, instruction, action."""
         state = self.state_norm(self.codec.dynamic(obs))
         context = self.context_norm(self.codec.context(obs))
-        return torch.cat([state, context, self.instruction(obs["instruction"]), action.float()], -1)
+        parts = [state, context, self.instruction(obs["instruction"]), action.float()]
+        if self.pointer is not None:
+            parts.append(self.pointer(obs, self.pointer.scores(obs)))
+        return torch.cat(parts, -1)
 
     def forward(
         self, obs: dict[str, torch.Tensor], action: torch.Tensor, members: torch.Tensor | None = None
@@ -140,8 +154,11 @@ class EnsembleModel(nn.Module):
         move = out[..., 2 * d + 3 :] if self.gates else None
         return Prediction(mean, logvar, out[..., 2 * d], out[..., 2 * d + 1], out[..., 2 * d + 2], move)
 
-    def loss(self, obs, action, next_obs, reward, success, terminal) -> tuple[torch.Tensor, torch.Tensor]:
-        """(total training loss, per-member held-out score) for one batch of transitions."""
+    def loss(
+        self, obs, action, next_obs, reward, success, terminal, goal_object=None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(total training loss, per-member held-out score) for one batch of transitions;
+        ``goal_object`` (the replay's, -1 where unknown) trains the goal pointer's match."""
         pred = self(obs, action)
         target = self.delta_norm(self.codec.dynamic(next_obs) - self.codec.dynamic(obs))
         # features that never changed in the training data carry no signal, and a shrinking
@@ -162,7 +179,19 @@ class EnsembleModel(nn.Module):
             member_loss = member_loss + self.move_loss(pred.move_logit, obs, next_obs)
         bounds = 0.01 * (self.max_logvar.sum() - self.min_logvar.sum())
         mse = ((((pred.delta_mean - target) ** 2) * mask).sum(-1) / mask.sum(-1)).mean(-1)
-        return member_loss.sum() + bounds, mse + reward_loss.mean(-1)
+        total = member_loss.sum() + bounds
+        if self.pointer is not None and goal_object is not None:
+            total = total + self.grounding_loss(obs, goal_object)
+        return total, mse + reward_loss.mean(-1)
+
+    def grounding_loss(self, obs: dict[str, torch.Tensor], goal_object: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of the goal pointer's object scores against the goal's object (rows with -1 skipped)."""
+        known = goal_object >= 0
+        if self.pointer is None or not known.any():
+            return torch.zeros((), device=goal_object.device)
+        n = obs["object_mask"].shape[1]
+        scores = self.pointer.scores(obs)[:, :n].masked_fill(obs["object_mask"] < 0.5, -1e4)
+        return F.cross_entropy(scores[known], goal_object[known].long())
 
     def moved(self, obs: dict[str, torch.Tensor], next_obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """(B, objects) 1.0 where an object's position or velocity changed by more than ``MOVE_TOLERANCE``."""

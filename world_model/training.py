@@ -66,6 +66,9 @@ def transitions(buffer: ReplayBuffer, rows: np.ndarray | None = None) -> dict[st
         "reward": torch.as_tensor(data["reward"][idx]),
         "success": torch.as_tensor(data["is_success"][idx]).float(),
         "terminal": torch.as_tensor(data["is_terminal"][idx]).float(),
+        "goal_object": torch.as_tensor(data["goal_object"][idx]).long()
+        if "goal_object" in data
+        else torch.full((len(idx),), -1, dtype=torch.long),
     }
 
 
@@ -80,6 +83,11 @@ def split_episodes(episodes: np.ndarray, holdout: float, seed: int) -> tuple[np.
 
 def _take(batch: dict[str, Any], idx: torch.Tensor) -> dict[str, Any]:
     return {k: ({kk: vv[idx] for kk, vv in v.items()} if isinstance(v, dict) else v[idx]) for k, v in batch.items()}
+
+
+def _loss_args(batch: dict[str, Any]) -> dict[str, Any]:
+    keys = ("obs", "action", "next_obs", "reward", "success", "terminal", "goal_object")
+    return {k: batch[k] for k in keys}
 
 
 def fit_normalizers(model: EnsembleModel, data: dict[str, Any]) -> None:
@@ -98,7 +106,7 @@ def heldout_scores(model: EnsembleModel, data: dict[str, Any], batch_size: int =
     total = torch.zeros(model.config.members)
     for start in range(0, n, batch_size):
         b = _take(data, torch.arange(start, min(n, start + batch_size)))
-        _, score = model.loss(b["obs"], b["action"], b["next_obs"], b["reward"], b["success"], b["terminal"])
+        _, score = model.loss(**_loss_args(b))
         total += score * len(b["action"])
     return total / n
 
@@ -126,7 +134,7 @@ def fit(
         losses = []
         for start in range(0, len(order) - config.batch_size + 1, config.batch_size):
             b = _take(train, order[start : start + config.batch_size])
-            loss, _ = model.loss(b["obs"], b["action"], b["next_obs"], b["reward"], b["success"], b["terminal"])
+            loss, _ = model.loss(**_loss_args(b))
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"world-model loss became {loss.item()} in epoch {epoch}")
             optim.zero_grad(set_to_none=True)
@@ -167,8 +175,8 @@ def load_world_model(path: str | Path) -> tuple[EnsembleModel, str]:
     """A saved world model and the env id it was trained on."""
     payload = load_checkpoint(path, expect={"kind": "world_model"})
     space = gym.make(payload["env"]).observation_space
-    # checkpoints from before the move gate existed were written without one
-    model = EnsembleModel(space, payload["action_dim"], EnsembleConfig(**{"move_gate": False, **payload["ensemble"]}))
+    # checkpoints from before the move gate and the goal pointer existed were written without them
+    model = EnsembleModel(space, payload["action_dim"], EnsembleConfig(**{"move_gate": False, "pointer": False, **payload["ensemble"]}))
     load_state(model, payload["model"], "world model")
     return model, payload["env"]
 
