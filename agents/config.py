@@ -35,6 +35,7 @@ class TrainConfig:
     buffer_size: int = _f(300_000, "replay capacity in transitions (native, sac)")
     batch_size: int = _f(128, "minibatch size")
     lr: float = _f(3e-4, "learning rate")
+    hidden: tuple[int, ...] = _f((256, 256), "hidden layer widths of the native agent's actor and Q heads")
     gamma: float = _f(0.97, "discount factor")
     bc_epochs: int = _f(30, "passes over the demonstrations (bc)")
     grounding: float = _f(
@@ -59,6 +60,8 @@ class TrainConfig:
             raise ValueError(f"unknown algo {self.algo!r}; choose one of {ALGOS}")
         if self.steps <= 0 or self.num_envs <= 0 or self.batch_size <= 0:
             raise ValueError("steps, num_envs and batch_size must be positive")
+        if not self.hidden or any(int(h) <= 0 for h in self.hidden):
+            raise ValueError(f"hidden must be positive layer widths, got {self.hidden!r}")
         if self.reward_mode not in ("dense", "sparse"):
             raise ValueError(f"reward_mode must be dense or sparse, got {self.reward_mode!r}")
         if self.judge and self.algo not in ("native", "mbpo"):
@@ -75,6 +78,8 @@ class TrainConfig:
         unknown = sorted(set(data) - names)
         if unknown:
             raise ValueError(f"unknown config fields {unknown}")
+        if "hidden" in data:  # JSON has lists
+            data = {**data, "hidden": tuple(data["hidden"])}
         return cls(**data)
 
     def save(self, path: str | Path) -> None:
@@ -93,6 +98,10 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type = TrainConfig) -> N
         if f.type in ("bool", bool):
             parser.add_argument(
                 flag, action=argparse.BooleanOptionalAction, help=f"{f.metadata['help']} (default: {f.default})"
+            )
+        elif f.type in ("tuple[int, ...]", tuple[int, ...]):
+            parser.add_argument(
+                flag, type=int, nargs="+", help=f"{f.metadata['help']} (default: {' '.join(map(str, f.default))})"
             )
         else:
             kind = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]

@@ -93,7 +93,13 @@ def train_native(config: TrainConfig, run_dir: Path, resume: bool, device: torch
     )
     monitor = GoodhartMonitor(config.goodhart_threshold) if shaping else None
     obs_space, act_space = vec.single_observation_space, vec.single_action_space
-    sac_config = SACConfig(lr=config.lr, gamma=config.gamma, batch_size=config.batch_size, grounding=config.grounding)
+    sac_config = SACConfig(
+        hidden=tuple(config.hidden),
+        lr=config.lr,
+        gamma=config.gamma,
+        batch_size=config.batch_size,
+        grounding=config.grounding,
+    )
     agent = SACAgent(obs_space, act_space, sac_config, device)
     replay = ReplayBuffer(obs_space, act_space.shape[0], config.buffer_size, config.env)
     rng = np.random.default_rng(config.seed)
@@ -325,6 +331,8 @@ RESUME_OVERRIDES = ("steps", "progress", "eval_every", "eval_episodes", "checkpo
 def config_from_args(args: dict[str, Any], resume: bool) -> TrainConfig:
     """The run's config: flags over defaults; with ``resume``, flags over the saved config,
     where only the fields in :data:`RESUME_OVERRIDES` may change."""
+    if "hidden" in args:  # argparse gives a list
+        args = {**args, "hidden": tuple(args["hidden"])}
     run_dir = Path(args.get("run_dir", TrainConfig.run_dir))
     saved = run_dir / "config.json"
     if not resume or not saved.exists():
