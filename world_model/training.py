@@ -176,7 +176,8 @@ def load_world_model(path: str | Path) -> tuple[EnsembleModel, str]:
     payload = load_checkpoint(path, expect={"kind": "world_model"})
     space = gym.make(payload["env"]).observation_space
     # checkpoints from before the move gate and the goal pointer existed were written without them
-    model = EnsembleModel(space, payload["action_dim"], EnsembleConfig(**{"move_gate": False, "pointer": False, **payload["ensemble"]}))
+    config = EnsembleConfig(**{"move_gate": False, "pointer": False, **payload["ensemble"]})
+    model = EnsembleModel(space, payload["action_dim"], config)
     load_state(model, payload["model"], "world model")
     return model, payload["env"]
 
