@@ -198,7 +198,9 @@ class EnsembleModel(nn.Module):
         change = (self.codec.dynamic(next_obs) - self.codec.dynamic(obs))[:, self.codec.proprio_dim :]
         return (change.abs().reshape(change.shape[0], self.gates, -1).amax(-1) > MOVE_TOLERANCE).float()
 
-    def move_loss(self, move_logit: torch.Tensor, obs: dict[str, torch.Tensor], next_obs: dict[str, torch.Tensor]):
+    def move_loss(
+        self, move_logit: torch.Tensor, obs: dict[str, torch.Tensor], next_obs: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
         """(members,) cross-entropy of the move gates over the present objects."""
         target = self.moved(obs, next_obs).expand_as(move_logit)
         present = obs["object_mask"].expand_as(move_logit)
