@@ -26,10 +26,17 @@ from bench.common import markdown_table, write_json
 
 
 def native_rate(
-    env_id: str, utd: float, steps: int, num_envs: int = 8, warmup: int = 1000, device: str = "cpu"
+    env_id: str,
+    utd: float,
+    steps: int,
+    num_envs: int = 8,
+    warmup: int = 1000,
+    device: str = "cpu",
+    hidden: tuple[int, ...] = SACConfig.hidden,
 ) -> float:
     vec = gym.make_vec(env_id, num_envs=num_envs, reward_mode="dense")
-    agent = SACAgent(vec.single_observation_space, vec.single_action_space, SACConfig(), torch.device(device))
+    config = SACConfig(hidden=tuple(hidden))
+    agent = SACAgent(vec.single_observation_space, vec.single_action_space, config, torch.device(device))
     replay = ReplayBuffer(vec.single_observation_space, 2, warmup + steps + 100, env_id)
     collector = Collector(vec, replay, seed=0)
     rng = np.random.default_rng(0)
@@ -76,18 +83,22 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--sb3-steps", type=int, default=300)
     parser.add_argument("--native-steps", type=int, default=1500)
     parser.add_argument("--device", default="cpu", help="cpu or cuda (both agents)")
+    parser.add_argument(
+        "--hidden", type=int, nargs="+", default=list(SACConfig.hidden), help="native widths; SB3 keeps its own"
+    )
     parser.add_argument("--name", default="agent_speed")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     rows = []
     for utd in args.utd:
-        native = native_rate(args.env, utd, args.native_steps, device=args.device)
+        native = native_rate(args.env, utd, args.native_steps, device=args.device, hidden=tuple(args.hidden))
         sb3_default = sb3_rate(args.env, utd, args.sb3_steps, batch_size=256, device=args.device)
         sb3_same = sb3_rate(args.env, utd, args.sb3_steps, batch_size=128, device=args.device)
         rows.append(
             {
                 "env": args.env,
                 "device": args.device,
+                "native hidden": " ".join(map(str, args.hidden)),
                 "utd": utd,
                 "native steps/s": native,
                 "SB3 SAC steps/s (batch 256)": sb3_default,
