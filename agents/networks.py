@@ -291,6 +291,17 @@ class GroundedEncoder(nn.Module):
         return (entities * votes.unsqueeze(1)).sum(-1)
 
 
+def grounding_loss(scores: torch.Tensor, object_mask: torch.Tensor, goal_object: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of entity scores (B, objects + zones; e.g. :meth:`GroundedEncoder.match`) over
+    the present objects against the goal's object; rows whose goal names no object (-1) are skipped."""
+    known = goal_object >= 0
+    if not known.any():
+        return scores.new_zeros(())
+    n = object_mask.shape[1]
+    objects = scores[:, :n].masked_fill(object_mask < 0.5, -1e4)
+    return F.cross_entropy(objects[known], goal_object[known].long())
+
+
 def mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int) -> nn.Sequential:
     layers: list[nn.Module] = []
     for h in hidden:

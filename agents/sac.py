@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from agents.networks import EncoderConfig, GroundedEncoder, mlp, obs_to_tensors
+from agents.networks import EncoderConfig, GroundedEncoder, grounding_loss, mlp, obs_to_tensors
 
 
 @dataclass
@@ -152,7 +152,7 @@ class SACAgent(nn.Module):
         critic_loss = F.mse_loss(q, target.unsqueeze(0).expand_as(q)) * q.shape[0]
         losses = {}
         if self.config.grounding > 0 and "goal_object" in t and match is not None:
-            grounding = self.grounding_loss(match, obs["object_mask"], t["goal_object"])
+            grounding = grounding_loss(match, obs["object_mask"], t["goal_object"])
             losses["grounding_loss"] = grounding.item()
             critic_loss = critic_loss + self.config.grounding * grounding
         self.critic_optim.zero_grad(set_to_none=True)
@@ -184,17 +184,6 @@ class SACAgent(nn.Module):
             "entropy": -log_prob.mean().item(),
             **losses,
         }
-
-    @staticmethod
-    def grounding_loss(match: torch.Tensor, object_mask: torch.Tensor, goal_object: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy of the instruction-attribute match (:meth:`GroundedEncoder.match`) over the
-        present objects against the goal's object; steps whose goal names no object are skipped."""
-        known = goal_object >= 0
-        if not known.any():
-            return match.new_zeros(())
-        n = object_mask.shape[1]
-        scores = match[:, :n].masked_fill(object_mask < 0.5, -1e4)
-        return F.cross_entropy(scores[known], goal_object[known])
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"critic": self.critic_optim, "actor": self.actor_optim, "alpha": self.alpha_optim}

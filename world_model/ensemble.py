@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from agents.networks import GoalPointer, InstructionEncoder
+from agents.networks import GoalPointer, InstructionEncoder, grounding_loss
 from envs.base import OBJECT_DYNAMIC, ZONE_GEOMETRY
 from world_model.codec import StateCodec
 
@@ -99,6 +99,7 @@ class Prediction:
     success_logit: torch.Tensor
     terminal_logit: torch.Tensor
     move_logit: torch.Tensor | None = None  # (members, batch, objects): does each object move
+    goal_scores: torch.Tensor | None = None  # (batch, objects + zones): the goal pointer's scores
 
 
 class EnsembleModel(nn.Module):
@@ -129,13 +130,16 @@ class EnsembleModel(nn.Module):
         self.register_buffer("elite_index", torch.arange(c.elites))
 
     # ---------------------------------------------------------------- small named pieces
-    def inputs(self, obs: dict[str, torch.Tensor], action: torch.Tensor) -> torch.Tensor:
-        """The members' shared input row: normalised state and context, instruction, action."""
+    def inputs(
+        self, obs: dict[str, torch.Tensor], action: torch.Tensor, goal_scores: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The members' shared input row: normalised state and context, instruction, action, and the
+        goal pointer's read-out (from ``goal_scores``, the pointer's scores of ``obs``)."""
         state = self.state_norm(self.codec.dynamic(obs))
         context = self.context_norm(self.codec.context(obs))
         parts = [state, context, self.instruction(obs["instruction"]), action.float()]
         if self.pointer is not None:
-            parts.append(self.pointer(obs, self.pointer.scores(obs)))
+            parts.append(self.pointer(obs, goal_scores))
         return torch.cat(parts, -1)
 
     def forward(
@@ -143,7 +147,8 @@ class EnsembleModel(nn.Module):
     ) -> Prediction:
         """Predictions of every member, or of ``members`` only (in that order)."""
         k = self.config.members if members is None else len(members)
-        x = self.inputs(obs, action).unsqueeze(0).expand(k, -1, -1)
+        goal_scores = self.pointer.scores(obs) if self.pointer is not None else None
+        x = self.inputs(obs, action, goal_scores).unsqueeze(0).expand(k, -1, -1)
         for layer in self.body:
             x = F.silu(layer(x, members))
         out = self.out(x, members)
@@ -152,7 +157,7 @@ class EnsembleModel(nn.Module):
         logvar = self.max_logvar - F.softplus(self.max_logvar - logvar)  # soft bounds (PETS)
         logvar = self.min_logvar + F.softplus(logvar - self.min_logvar)
         move = out[..., 2 * d + 3 :] if self.gates else None
-        return Prediction(mean, logvar, out[..., 2 * d], out[..., 2 * d + 1], out[..., 2 * d + 2], move)
+        return Prediction(mean, logvar, out[..., 2 * d], out[..., 2 * d + 1], out[..., 2 * d + 2], move, goal_scores)
 
     def loss(
         self, obs, action, next_obs, reward, success, terminal, goal_object=None
@@ -180,18 +185,9 @@ class EnsembleModel(nn.Module):
         bounds = 0.01 * (self.max_logvar.sum() - self.min_logvar.sum())
         mse = ((((pred.delta_mean - target) ** 2) * mask).sum(-1) / mask.sum(-1)).mean(-1)
         total = member_loss.sum() + bounds
-        if self.pointer is not None and goal_object is not None:
-            total = total + self.grounding_loss(obs, goal_object)
+        if pred.goal_scores is not None and goal_object is not None:
+            total = total + grounding_loss(pred.goal_scores, obs["object_mask"], goal_object)
         return total, mse + reward_loss.mean(-1)
-
-    def grounding_loss(self, obs: dict[str, torch.Tensor], goal_object: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy of the goal pointer's object scores against the goal's object (rows with -1 skipped)."""
-        known = goal_object >= 0
-        if self.pointer is None or not known.any():
-            return torch.zeros((), device=goal_object.device)
-        n = obs["object_mask"].shape[1]
-        scores = self.pointer.scores(obs)[:, :n].masked_fill(obs["object_mask"] < 0.5, -1e4)
-        return F.cross_entropy(scores[known], goal_object[known].long())
 
     def moved(self, obs: dict[str, torch.Tensor], next_obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """(B, objects) 1.0 where an object's position or velocity changed by more than ``MOVE_TOLERANCE``."""
