@@ -24,6 +24,7 @@ from pathlib import Path
 
 import agents
 from bench.common import RESULTS, markdown_table, write_json
+from bench.experiments.common import read_progress
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -41,10 +42,7 @@ def steps_to(progress_csv: Path, threshold: float = 0.9) -> tuple[int | None, fl
 
 def training_wall(progress_csv: Path) -> float | None:
     """Wall-clock seconds the run itself recorded at its last logged step (None without a log)."""
-    if not progress_csv.exists():
-        return None
-    with open(progress_csv) as f:
-        rows = list(csv.DictReader(f))
+    rows = read_progress(progress_csv)
     return float(rows[-1]["wall_s"]) if rows and rows[-1].get("wall_s") not in (None, "") else None
 
 

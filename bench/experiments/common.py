@@ -64,7 +64,7 @@ def run_summary(run_dir: Path, env_id: str, episodes: int) -> dict:
     """A finished run: final success per split, steps to 50%/90%, training wall-clock, the evaluation
     curve and, for runs trained against a judge, the worst judged-minus-true gap and the flags."""
     import agents
-    from bench.learning import steps_to
+    from bench.learning import steps_to, training_wall
 
     policy, _ = agents.load_policy(run_dir)
     progress = read_progress(run_dir / "progress.csv")
@@ -73,10 +73,11 @@ def run_summary(run_dir: Path, env_id: str, episodes: int) -> dict:
         split: agents.evaluate(policy, env_id, split, episodes, seed=20_000_000).success_rate
         for split in ("train", "heldout")
     }
+    wall = training_wall(run_dir / "progress.csv")
     row.update(
         steps_to_50=steps_to(run_dir / "progress.csv", 0.5)[0],
         steps_to_90=steps_to(run_dir / "progress.csv", 0.9)[0],
-        wall_s=round(float(progress[-1]["wall_s"])) if progress else None,
+        wall_s=round(wall) if wall is not None else None,
         worst_gap=max(gaps) if gaps else None,
         flags=int(sum(float(r["goodhart_flag"]) for r in progress if r.get("goodhart_flag") not in (None, ""))),
         curve=[(int(r["step"]), float(r["eval_success"])) for r in progress if r.get("eval_success") not in (None, "")],
