@@ -151,7 +151,7 @@ class GoalPointer(nn.Module):
         """(B, objects + zones) log-scores: how well each entity satisfies the instruction."""
         tokens = obs["instruction"].long()
         words = (tokens != 0).float()
-        gate = torch.sigmoid(self.gate(self.tokens(tokens).transpose(1, 2))).squeeze(1) * words  # (B, T)
+        gate = torch.sigmoid(self.gate_logits(tokens)) * words  # (B, T)
         asks = self.asks(tokens)  # (B, T, dim + 1)
         entities = torch.cat(
             [
@@ -162,6 +162,16 @@ class GoalPointer(nn.Module):
         )  # (B, N, dim)
         logits = torch.bmm(asks[..., :-1], entities.transpose(1, 2)) + asks[..., -1:]  # (B, T, N)
         return (F.logsigmoid(logits) * gate.unsqueeze(-1)).sum(1)
+
+    def gate_logits(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, T) token ids -> (B, T) relevance logits: ``self.gate``'s convolutions, computed as
+        one matmul per kernel offset (several times faster than CPU convolutions this small)."""
+        conv, _, out = self.gate
+        pad, length = conv.padding[0], tokens.shape[1]
+        x = F.pad(self.tokens(tokens), (0, 0, pad, pad))  # (B, T + 2 pad, C)
+        shifted = (F.linear(x[:, k : k + length], conv.weight[:, :, k]) for k in range(conv.kernel_size[0]))
+        hidden = F.relu(sum(shifted) + conv.bias)
+        return F.linear(hidden, out.weight.flatten(1), out.bias).squeeze(-1)
 
     def forward(self, obs: dict[str, torch.Tensor], scores: torch.Tensor) -> torch.Tensor:
         n = obs["objects"].shape[1]
@@ -293,13 +303,13 @@ class GroundedEncoder(nn.Module):
 
 def grounding_loss(scores: torch.Tensor, object_mask: torch.Tensor, goal_object: torch.Tensor) -> torch.Tensor:
     """Cross-entropy of entity scores (B, objects + zones; e.g. :meth:`GroundedEncoder.match`) over
-    the present objects against the goal's object; rows whose goal names no object (-1) are skipped."""
-    known = goal_object >= 0
-    if not known.any():
-        return scores.new_zeros(())
+    the present objects against the goal's object; rows whose goal names no object (-1) are skipped
+    (no branch on the data, so the loss compiles into one graph)."""
+    known = (goal_object >= 0).float()
     n = object_mask.shape[1]
     objects = scores[:, :n].masked_fill(object_mask < 0.5, -1e4)
-    return F.cross_entropy(objects[known], goal_object[known].long())
+    per_row = F.cross_entropy(objects, goal_object.long().clamp(min=0), reduction="none")
+    return (per_row * known).sum() / known.sum().clamp(min=1.0)
 
 
 def mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int) -> nn.Sequential:

@@ -99,6 +99,8 @@ def train_native(config: TrainConfig, run_dir: Path, resume: bool, device: torch
         gamma=config.gamma,
         batch_size=config.batch_size,
         grounding=config.grounding,
+        compile=config.compile,
+        precision=config.precision,
     )
     agent = SACAgent(obs_space, act_space, sac_config, device)
     replay = ReplayBuffer(obs_space, act_space.shape[0], config.buffer_size, config.env)
@@ -325,7 +327,16 @@ def train(config: TrainConfig, resume: bool = False) -> Any:
     return TRAINERS[config.algo](config, run_dir, resume, resolve_device(config.device))
 
 
-RESUME_OVERRIDES = ("steps", "progress", "eval_every", "eval_episodes", "checkpoint_every", "threads", "device")
+RESUME_OVERRIDES = (
+    "steps",
+    "progress",
+    "eval_every",
+    "eval_episodes",
+    "checkpoint_every",
+    "threads",
+    "device",
+    "compile",
+)
 
 
 def config_from_args(args: dict[str, Any], resume: bool) -> TrainConfig:

@@ -4,8 +4,10 @@
 
 Both learn on the same task with the same grounded encoder, the same update-to-data ratio
 (gradient updates per environment step), one torch thread each, measured one after the
-other in this process after their warm-up (random steps that fill the replay buffer).
-SB3 runs with its default batch (256) and with the native agent's (128).
+other in this process after their warm-up (random steps that fill the replay buffer, and
+for the native agent three updates, the first of which compiles its loss: its seconds are
+reported as "native warm-up s"). SB3 runs with its default batch (256) and with the native
+agent's (128).
 """
 
 from __future__ import annotations
@@ -33,15 +35,22 @@ def native_rate(
     warmup: int = 1000,
     device: str = "cpu",
     hidden: tuple[int, ...] = SACConfig.hidden,
-) -> float:
+    compile: bool = SACConfig.compile,
+    precision: str = SACConfig.precision,
+) -> tuple[float, float]:
+    """(env steps per second, seconds of the warm-up updates, which include compilation)."""
     vec = gym.make_vec(env_id, num_envs=num_envs, reward_mode="dense")
-    config = SACConfig(hidden=tuple(hidden))
+    config = SACConfig(hidden=tuple(hidden), compile=compile, precision=precision)
     agent = SACAgent(vec.single_observation_space, vec.single_action_space, config, torch.device(device))
     replay = ReplayBuffer(vec.single_observation_space, 2, warmup + steps + 100, env_id)
     collector = Collector(vec, replay, seed=0)
     rng = np.random.default_rng(0)
     while len(replay) < warmup:
         collector.step(rng.uniform(-1, 1, size=(num_envs, 2)).astype(np.float32))
+    first = time.perf_counter()
+    for _ in range(3):  # warm-up updates; the first compiles the loss (reported separately)
+        agent.update(replay.sample(agent.config.batch_size, rng), replay.keys)
+    compile_s = time.perf_counter() - first
     done, credit = 0, 0.0
     start = time.perf_counter()
     while done < steps:
@@ -51,7 +60,7 @@ def native_rate(
         while credit >= 1.0:
             agent.update(replay.sample(agent.config.batch_size, rng), replay.keys)
             credit -= 1.0
-    return done / (time.perf_counter() - start)
+    return done / (time.perf_counter() - start), compile_s
 
 
 def sb3_rate(env_id: str, utd: float, steps: int, batch_size: int, warmup: int = 1000, device: str = "cpu") -> float:
@@ -86,12 +95,24 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument(
         "--hidden", type=int, nargs="+", default=list(SACConfig.hidden), help="native widths; SB3 keeps its own"
     )
+    parser.add_argument(
+        "--compile", action=argparse.BooleanOptionalAction, default=SACConfig.compile, help="native: compile the loss"
+    )
+    parser.add_argument("--precision", default=SACConfig.precision, help="native: auto | bf16 | fp32")
     parser.add_argument("--name", default="agent_speed")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     rows = []
     for utd in args.utd:
-        native = native_rate(args.env, utd, args.native_steps, device=args.device, hidden=tuple(args.hidden))
+        native, compile_s = native_rate(
+            args.env,
+            utd,
+            args.native_steps,
+            device=args.device,
+            hidden=tuple(args.hidden),
+            compile=args.compile,
+            precision=args.precision,
+        )
         sb3_default = sb3_rate(args.env, utd, args.sb3_steps, batch_size=256, device=args.device)
         sb3_same = sb3_rate(args.env, utd, args.sb3_steps, batch_size=128, device=args.device)
         rows.append(
@@ -99,6 +120,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 "env": args.env,
                 "device": args.device,
                 "native hidden": " ".join(map(str, args.hidden)),
+                "native compile": args.compile,
+                "native precision": args.precision,
+                "native warm-up s": compile_s,
                 "utd": utd,
                 "native steps/s": native,
                 "SB3 SAC steps/s (batch 256)": sb3_default,

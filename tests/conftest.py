@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("TORCH_COMPILE_DISABLE", "1")  # tests (and the CLIs they start) run eagerly; one test compiles
+
 import gymnasium as gym
 import numpy as np
 import pytest

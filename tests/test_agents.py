@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,9 +24,9 @@ from agents.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from agents.collector import Collector
 from agents.config import TrainConfig
 from agents.evaluation import wilson_interval
-from agents.networks import EncoderConfig, GroundedEncoder, obs_to_tensors
+from agents.networks import EncoderConfig, GroundedEncoder, grounding_loss, obs_to_tensors
 from agents.replay import ReplayBuffer
-from agents.sac import SACAgent, SACConfig
+from agents.sac import SACAgent, SACConfig, uses_bf16
 from envs import tokenizer
 from tests.conftest import TASK_IDS, random_policy
 
@@ -571,12 +573,105 @@ def test_goal_pointer_finds_objects_named_by_colour_shape_pairs_never_seen_in_tr
 
 
 def test_native_checkpoints_from_before_the_goal_pointer_still_load():
-    """Runs saved before the encoder config was stored were built without a pointer."""
+    """Runs saved before the encoder config and the widths were stored were built without a
+    pointer and with (256, 256) heads."""
     env = gym.make("Groundworld/GoTo-v0")
-    old = SACAgent(env.observation_space, env.action_space, SACConfig(encoder=EncoderConfig(pointer=False)))
+    then = SACConfig(hidden=(256, 256), encoder=EncoderConfig(pointer=False))
+    old = SACAgent(env.observation_space, env.action_space, then)
     saved = {"lr": 3e-4, "gamma": 0.97, "batch_size": 128, "grounding": 1.0}  # what such runs stored
     config = SACConfig.from_dict(saved)
     assert config.encoder.pointer is False
     agent = SACAgent(env.observation_space, env.action_space, config)
     agent.load_state_dict(old.state_dict())
     assert SACConfig.from_dict({**saved, "encoder": {}}).encoder.pointer is True
+
+
+# ---------------------------------------------------------------- speed paths: compiled loss, bf16 heads
+def test_pointer_gate_matmuls_equal_its_convolutions():
+    encoder = GroundedEncoder(gym.make("Groundworld/GoTo-v0").observation_space)
+    tokens = torch.as_tensor(batch_of(gym.make("Groundworld/GoTo-v0"), 6)["instruction"]).long()
+    pointer = encoder.pointer
+    convolved = pointer.gate(pointer.tokens(tokens).transpose(1, 2)).squeeze(1)
+    torch.testing.assert_close(pointer.gate_logits(tokens), convolved, atol=1e-5, rtol=1e-5)
+
+
+def test_grounding_loss_skips_rows_without_a_goal_object():
+    scores = torch.tensor([[2.0, 0.0, 0.0, 5.0], [0.0, 3.0, 0.0, 5.0]])  # 3 objects, 1 zone
+    mask = torch.tensor([[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]])
+    both = grounding_loss(scores, mask, torch.tensor([0, 1]))
+    first_only = grounding_loss(scores, mask, torch.tensor([0, -1]))
+    expected = torch.nn.functional.cross_entropy(scores[:1, :2], torch.tensor([0]))  # absent object 2 excluded
+    torch.testing.assert_close(first_only, expected)
+    assert both.item() > 0
+    assert grounding_loss(scores, mask, torch.tensor([-1, -1])).item() == 0.0
+
+
+def test_bf16_heads_keep_fp32_outputs_close_to_fp32(monkeypatch):
+    env = gym.make("Groundworld/GoTo-v0")
+    fp32 = SACAgent(env.observation_space, env.action_space, SACConfig(precision="fp32"))
+    bf16 = SACAgent(env.observation_space, env.action_space, SACConfig(precision="bf16"))
+    bf16.load_state_dict(fp32.state_dict())
+    obs = obs_to_tensors(batch_of(env, 16))
+    action = torch.rand(16, 2) * 2 - 1
+    with torch.no_grad():
+        features = fp32.encoder(obs)
+        exact, approx = fp32.critic(features, action), bf16.critic(features, action)
+    assert approx.dtype == torch.float32 and approx.shape == (2, 16)
+    torch.testing.assert_close(approx, exact, atol=2e-2, rtol=2e-2)
+    assert not torch.equal(approx, exact)  # the hidden layers really ran in bf16
+    np.testing.assert_allclose(bf16.act(batch_of(env, 16), True), fp32.act(batch_of(env, 16), True), atol=3e-2)
+    assert uses_bf16("fp32", torch.device("cpu")) is False and uses_bf16("bf16", torch.device("cpu")) is True
+    assert uses_bf16("auto", torch.device("cuda")) is False
+    monkeypatch.setattr(agents.sac, "has_native_bf16", lambda: False)
+    assert uses_bf16("auto", torch.device("cpu")) is False
+    with pytest.raises(ValueError, match="precision"):
+        uses_bf16("fp16", torch.device("cpu"))
+
+
+def test_compiled_update_matches_eager_and_the_agent_still_pickles():
+    """One compiled graph (forward and backward) computes the same losses and the same new
+    parameters as the eager update; the agent pickles after compiling."""
+    if shutil.which(torch._inductor.config.cpp.cxx[-1] or "g++") is None:
+        pytest.skip("Inductor needs a C++ compiler on CPU")
+    env, replay = filled_replay()
+    batch = replay.sample(32, np.random.default_rng(0))
+    agents_ = []
+    for compile_ in (False, True):
+        torch.manual_seed(0)
+        config = SACConfig(batch_size=32, precision="fp32", compile=compile_, grounding=1.0)
+        agents_.append(SACAgent(env.observation_space, env.action_space, config))
+    eager, compiled = agents_
+    compiled.load_state_dict(eager.state_dict())
+    torch.manual_seed(1)
+    expected = eager.update(batch, replay.keys)
+    # tests turn compilation off (conftest); here it is on, with eager's random numbers
+    with torch._dynamo.config.patch(disable=False), torch._inductor.config.patch(fallback_random=True):
+        torch._dynamo.reset()  # forget code that earlier tests ran while compilation was off
+        graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+        torch.manual_seed(1)
+        got = compiled.update(batch, replay.keys)
+        assert torch._dynamo.utils.counters["stats"]["unique_graphs"] > graphs  # it really compiled
+    assert compiled._compiled != compiled.losses
+    assert got.keys() == expected.keys()
+    np.testing.assert_allclose(list(got.values()), list(expected.values()), rtol=1e-4, atol=1e-5)
+    for a, b in zip(eager.parameters(), compiled.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    clone = pickle.loads(pickle.dumps(compiled))
+    assert clone._compiled is None
+    torch.testing.assert_close(clone.act(batch_of(env, 3), True), compiled.act(batch_of(env, 3), True))
+
+
+def test_a_failing_compiler_falls_back_to_eager_with_a_warning(monkeypatch):
+    def broken(fn, **kwargs):
+        def raises(*args):
+            raise RuntimeError("no C++ compiler")
+
+        return raises
+
+    monkeypatch.setattr(torch, "compile", broken)
+    env, replay = filled_replay(steps=100)
+    agent = SACAgent(env.observation_space, env.action_space, SACConfig(batch_size=16, compile=True))
+    with pytest.warns(UserWarning, match="torch.compile failed.*no C\\+\\+ compiler"):
+        losses = agent.update(replay.sample(16, np.random.default_rng(0)), replay.keys)
+    assert all(np.isfinite(v) for v in losses.values())
+    assert agent._compiled == agent.losses  # later updates run eagerly without retrying
