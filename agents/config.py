@@ -37,7 +37,8 @@ class TrainConfig:
     lr: float = _f(3e-4, "learning rate")
     hidden: tuple[int, ...] = _f((128, 128), "hidden layer widths of the native agent's actor and Q heads")
     compile: bool = _f(
-        True, "torch.compile the native agent's loss (about a minute once, cached on disk; ~1.3x faster)"
+        True,
+        "torch.compile the native agent's loss (under a minute once, cached on disk; with bf16 heads, ~1.2x faster)",
     )
     precision: str = _f(
         "auto", "matmuls of the native heads' hidden layers: auto (bf16 on CPUs with bf16 instructions) | bf16 | fp32"

@@ -15,7 +15,7 @@ from agents.networks import obs_to_tensors
 from agents.replay import ReplayBuffer
 from agents.sac import SACAgent, SACConfig
 from world_model.codec import StateCodec
-from world_model.ensemble import EnsembleConfig, Normalizer
+from world_model.ensemble import MOVE_TOLERANCE, EnsembleConfig, Normalizer
 from world_model.metrics import disagreement_correlation, episode_windows, open_loop_error
 from world_model.training import WorldModelConfig, split_episodes
 
@@ -260,3 +260,22 @@ def test_world_model_goal_pointer_learns_which_object_the_instruction_names(goto
         n = obs["object_mask"].shape[1]
         scores = model.pointer.scores(obs)[:, :n].masked_fill(obs["object_mask"] < 0.5, -1e4)
     assert (scores.argmax(1) == goal).float().mean() > 0.9
+
+
+def test_features_that_barely_move_get_the_at_rest_scale_and_are_imagined_unchanged():
+    """On little data a feature that barely moved must not get a tiny scale (one unseen bump
+    would then be a normalised error in the thousands); such features are not learned, and
+    imagination leaves them where they were."""
+    norm = Normalizer(2)
+    norm.fit(torch.tensor([[0.0, 0.0], [1e-5, 0.5], [0.0, -0.5]]), floor=MOVE_TOLERANCE)
+    assert norm.std[0].item() == pytest.approx(MOVE_TOLERANCE) and norm.std[1].item() > 0.3
+    buffer = _linear_buffer(steps=600)  # the body moves, the objects never do
+    model, _ = world_model.fit(buffer, WorldModelConfig(epochs=3, patience=3, ensemble=SMALL))
+    learned = model.learned()
+    body = model.codec.proprio_dim
+    assert learned[:body].all() and not learned[body:].any()
+    obs = obs_to_tensors({k: v[:16] for k, v in buffer.rows().items() if k.startswith("obs/")})
+    obs = {k.removeprefix("obs/"): v for k, v in obs.items()}
+    with torch.no_grad():
+        nxt = model.step(obs, torch.rand(16, 2) * 2 - 1, torch.Generator().manual_seed(0))["next_obs"]
+    torch.testing.assert_close(nxt["objects"], obs["objects"], rtol=0, atol=0)

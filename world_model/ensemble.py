@@ -58,14 +58,15 @@ class Normalizer(nn.Module):
         self.register_buffer("mean", torch.zeros(dim))
         self.register_buffer("std", torch.ones(dim))
 
-    def fit(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> None:
-        """Statistics of ``x`` (rows x features), counting only entries where ``mask`` is 1."""
+    def fit(self, x: torch.Tensor, mask: torch.Tensor | None = None, floor: float = 1e-4) -> None:
+        """Statistics of ``x`` (rows x features), counting only entries where ``mask`` is 1; no
+        standard deviation below ``floor``."""
         w = torch.ones_like(x) if mask is None else mask.to(x.dtype)
         count = w.sum(0).clamp(min=1.0)
         mean = (x * w).sum(0) / count
         var = ((x - mean) ** 2 * w).sum(0) / count
         self.mean.copy_(mean)
-        self.std.copy_(var.sqrt().clamp(min=1e-4))
+        self.std.copy_(var.sqrt().clamp(min=floor))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
@@ -166,9 +167,7 @@ class EnsembleModel(nn.Module):
         ``goal_object`` (the replay's, -1 where unknown) trains the goal pointer's match."""
         pred = self(obs, action)
         target = self.delta_norm(self.codec.dynamic(next_obs) - self.codec.dynamic(obs))
-        # features that never changed in the training data carry no signal, and a shrinking
-        # variance on them would swamp the loss: learn only the ones that move
-        mask = self.codec.dynamic_mask(obs) * (self.delta_norm.std > 2e-4)
+        mask = self.codec.dynamic_mask(obs) * self.learned()
         inv_var = torch.exp(-pred.delta_logvar)
         nll = (((pred.delta_mean - target) ** 2) * inv_var + pred.delta_logvar) * mask
         per_member = nll.sum(-1) / mask.sum(-1)
@@ -188,6 +187,12 @@ class EnsembleModel(nn.Module):
         if pred.goal_scores is not None and goal_object is not None:
             total = total + grounding_loss(pred.goal_scores, obs["object_mask"], goal_object)
         return total, mse + reward_loss.mean(-1)
+
+    def learned(self) -> torch.Tensor:
+        """(features,) 1.0 for the dynamic features the model learns: those whose change varied by
+        more than the at-rest tolerance in the training data. The rest carry no signal (a
+        shrinking variance on them would swamp the loss) and are imagined unchanged."""
+        return (self.delta_norm.std > MOVE_TOLERANCE).float()
 
     def moved(self, obs: dict[str, torch.Tensor], next_obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """(B, objects) 1.0 where an object's position or velocity changed by more than ``MOVE_TOLERANCE``."""
@@ -254,6 +259,7 @@ class EnsembleModel(nn.Module):
                 noise = torch.randn(delta.shape, generator=generator, device=delta.device)
                 delta = delta + noise * (0.5 * logvar[pick, rows]).exp()
         mask = self.codec.dynamic_mask(obs)
+        delta = delta * self.learned()  # unlearned features keep their mean change
         dynamic = self.codec.dynamic(obs) + self.delta_norm.inverse(delta) * self.gate_mask(move, obs)
         disagreement = (mean.std(0) * mask).sum(-1) / mask.sum(-1)
         return {
