@@ -15,7 +15,7 @@ from agents.networks import obs_to_tensors
 from agents.replay import ReplayBuffer
 from agents.sac import SACAgent, SACConfig
 from world_model.codec import StateCodec
-from world_model.ensemble import MOVE_TOLERANCE, EnsembleConfig, Normalizer
+from world_model.ensemble import EnsembleConfig, Normalizer
 from world_model.metrics import disagreement_correlation, episode_windows, open_loop_error
 from world_model.training import WorldModelConfig, split_episodes
 
@@ -262,13 +262,14 @@ def test_world_model_goal_pointer_learns_which_object_the_instruction_names(goto
     assert (scores.argmax(1) == goal).float().mean() > 0.9
 
 
-def test_features_that_barely_move_get_the_at_rest_scale_and_are_imagined_unchanged():
-    """On little data a feature that barely moved must not get a tiny scale (one unseen bump
-    would then be a normalised error in the thousands); such features are not learned, and
-    imagination leaves them where they were."""
+def test_context_scale_has_a_floor_and_unmoving_features_are_imagined_unchanged():
+    """On a few episodes a context feature (an attribute) may never vary; it must not get a
+    tiny scale, or an unseen attribute becomes an input of 10^4. Dynamic features that never
+    changed are not learned, and imagination leaves them where they were."""
     norm = Normalizer(2)
-    norm.fit(torch.tensor([[0.0, 0.0], [1e-5, 0.5], [0.0, -0.5]]), floor=MOVE_TOLERANCE)
-    assert norm.std[0].item() == pytest.approx(MOVE_TOLERANCE) and norm.std[1].item() > 0.3
+    norm.fit(torch.tensor([[1.0, 0.0], [1.0, 0.5], [1.0, -0.5]]), floor=0.1)
+    assert norm.std[0].item() == pytest.approx(0.1) and norm.std[1].item() > 0.3
+    assert norm(torch.tensor([[0.0, 0.0]]))[0, 0].item() == pytest.approx(-10.0)
     buffer = _linear_buffer(steps=600)  # the body moves, the objects never do
     model, _ = world_model.fit(buffer, WorldModelConfig(epochs=3, patience=3, ensemble=SMALL))
     learned = model.learned()

@@ -189,10 +189,10 @@ class EnsembleModel(nn.Module):
         return total, mse + reward_loss.mean(-1)
 
     def learned(self) -> torch.Tensor:
-        """(features,) 1.0 for the dynamic features the model learns: those whose change varied by
-        more than the at-rest tolerance in the training data. The rest carry no signal (a
-        shrinking variance on them would swamp the loss) and are imagined unchanged."""
-        return (self.delta_norm.std > MOVE_TOLERANCE).float()
+        """(features,) 1.0 for the dynamic features the model learns: those whose change varied in
+        the training data. The rest carry no signal (a shrinking variance on them would swamp
+        the loss) and are imagined unchanged."""
+        return (self.delta_norm.std > 2e-4).float()
 
     def moved(self, obs: dict[str, torch.Tensor], next_obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """(B, objects) 1.0 where an object's position or velocity changed by more than ``MOVE_TOLERANCE``."""

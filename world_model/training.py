@@ -28,7 +28,7 @@ from agents.checkpoint import load_checkpoint, load_state, save_checkpoint
 from agents.networks import obs_to_tensors
 from agents.replay import ReplayBuffer
 from envs.video import check_writable_dir
-from world_model.ensemble import MOVE_TOLERANCE, EnsembleConfig, EnsembleModel
+from world_model.ensemble import EnsembleConfig, EnsembleModel
 
 
 @dataclass
@@ -94,11 +94,8 @@ def fit_normalizers(model: EnsembleModel, data: dict[str, Any]) -> None:
     codec = model.codec
     mask = codec.dynamic_mask(data["obs"])
     state = codec.dynamic(data["obs"])
-    # no scale below the at-rest tolerance: on little data a feature that barely moved (an
-    # object's velocity) would otherwise get a tiny scale, and one unseen bump an input or a
-    # normalised error in the thousands
-    model.state_norm.fit(state, mask, floor=MOVE_TOLERANCE)
-    model.delta_norm.fit(codec.dynamic(data["next_obs"]) - state, mask, floor=MOVE_TOLERANCE)
+    model.state_norm.fit(state, mask)
+    model.delta_norm.fit(codec.dynamic(data["next_obs"]) - state, mask)
     # the context (attributes, zone geometry) is constant within an episode: on a few episodes
     # an attribute never seen in training would be an input of 10^4 at a 1e-4 scale (held-out
     # scores of 600+ on 1k transitions); 0.1 keeps it O(10)
