@@ -4,7 +4,8 @@ Differences from a textbook SAC (after SAC-AE/DrQ): one grounded encoder is shar
 actor and the critic and trained by the critic loss only (the actor reads detached
 features); the twin Q heads share one wide first layer; one target-encoder pass feeds both
 the next action and the target Q; the actor loss takes dQ/da through a detached copy of the
-critic, so critic, actor and temperature losses share one backward pass; target networks are
+critic, so critic, actor and temperature losses share one backward pass (the actor follows the
+critic as it was before this step's update, a step behind textbook SAC); target networks are
 updated with fused ``torch._foreach_lerp_``. Everything else is SAC with automatic entropy
 tuning.
 
