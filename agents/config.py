@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 ALGOS = ("native", "mbpo", "sac", "ppo", "rppo", "bc")
+PRECISIONS = ("auto", "bf16", "fp32")
+"""Matmul precisions of the native agent's heads (resolved by :func:`agents.sac.uses_bf16`)."""
 
 
 def _f(default: Any, help: str, **kw: Any) -> Any:
@@ -73,8 +75,8 @@ class TrainConfig:
             raise ValueError(f"reward_mode must be dense or sparse, got {self.reward_mode!r}")
         if self.judge and self.algo not in ("native", "mbpo"):
             raise ValueError(f"judge shaping is available for the native and mbpo agents, not {self.algo!r}")
-        if self.precision not in ("auto", "bf16", "fp32"):
-            raise ValueError(f"precision must be auto, bf16 or fp32, got {self.precision!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
 

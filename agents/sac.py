@@ -30,6 +30,7 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn import functional as F
 
+from agents.config import PRECISIONS
 from agents.networks import EncoderConfig, GroundedEncoder, grounding_loss, mlp, obs_to_tensors
 
 
@@ -88,8 +89,8 @@ def has_native_bf16() -> bool:
 
 def uses_bf16(precision: str, device: torch.device) -> bool:
     """Resolve :attr:`SACConfig.precision` on ``device``."""
-    if precision not in ("auto", "bf16", "fp32"):
-        raise ValueError(f"precision must be auto, bf16 or fp32, got {precision!r}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if precision == "auto":
         return device.type == "cpu" and has_native_bf16()
     return precision == "bf16"
