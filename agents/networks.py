@@ -173,10 +173,16 @@ class GoalPointer(nn.Module):
         hidden = F.relu(sum(shifted) + conv.bias)
         return F.linear(hidden, out.weight.flatten(1), out.bias).squeeze(-1)
 
-    def forward(self, obs: dict[str, torch.Tensor], scores: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def weights(obs: dict[str, torch.Tensor], scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, objects) and (B, zones): the softmax of ``scores`` over the present objects and zones."""
         n = obs["objects"].shape[1]
         objects = scores[:, :n].masked_fill(obs["object_mask"] < 0.5, -1e4).softmax(-1)
         zones = scores[:, n:].masked_fill(obs["zone_mask"] < 0.5, -1e4).softmax(-1)
+        return objects, zones
+
+    def forward(self, obs: dict[str, torch.Tensor], scores: torch.Tensor) -> torch.Tensor:
+        objects, zones = self.weights(obs, scores)
         where_object = (objects.unsqueeze(-1) * obs["objects"][..., :OBJECT_DYNAMIC]).sum(1)
         where_zone = (zones.unsqueeze(-1) * obs["zones"][..., :ZONE_GEOMETRY]).sum(1)
         return torch.cat([where_object, where_zone], dim=-1)

@@ -37,6 +37,12 @@ BOUND = 100.0  # bound of continuous features (metres, m/s, rad/s): far beyond a
 REWARD_MODES = ("sparse", "dense")
 
 
+def effector_xy(proprio):
+    """The effector's table-plane position inside a batch of ``proprio`` rows (ball: x, y
+    first; arm: fingertip x, y last), in the frame of the objects' positions."""
+    return proprio[..., :2] if proprio.shape[-1] == 4 else proprio[..., 6:8]
+
+
 @dataclass
 class EnvConfig:
     """Keyword arguments every task accepts: ``gym.make("Groundworld/GoTo-v0", **kwargs)``."""

@@ -280,3 +280,168 @@ def test_context_scale_has_a_floor_and_unmoving_features_are_imagined_unchanged(
     with torch.no_grad():
         nxt = model.step(obs, torch.rand(16, 2) * 2 - 1, torch.Generator().manual_seed(0))["next_obs"]
     torch.testing.assert_close(nxt["objects"], obs["objects"], rtol=0, atol=0)
+
+
+def test_relational_features_give_offsets_from_the_effector_and_the_nearest_neighbour():
+    from world_model.objects import FAR, relational_features
+
+    proprio = torch.tensor([[0.1, 0.2, 0.0, 0.0]])
+    objects = torch.zeros(1, 4, 16)
+    objects[0, 0, :2] = torch.tensor([0.4, 0.2])
+    objects[0, 1, :2] = torch.tensor([0.1, -0.2])
+    objects[0, 1, 3:5] = torch.tensor([0.5, -0.5])
+    objects[0, 2, :2] = torch.tensor([0.5, 0.3])  # absent: must be nobody's neighbour
+    mask = torch.tensor([[1.0, 1.0, 0.0, 0.0]])
+    f = relational_features(proprio, objects, mask)[0]
+    torch.testing.assert_close(f[0, :3], torch.tensor([0.3, 0.0, 0.3]))  # offset from the ball
+    torch.testing.assert_close(f[0, 3:6], torch.tensor([-0.3, -0.4, 0.5]))  # to object 1, not to the absent 2
+    torch.testing.assert_close(f[0, 6:8], torch.tensor([0.5, -0.5]))  # the neighbour's velocity
+    torch.testing.assert_close(f[1, 3:5], torch.tensor([0.3, 0.4]))
+    alone = relational_features(proprio, objects, torch.tensor([[1.0, 0.0, 0.0, 0.0]]))[0, 0]
+    torch.testing.assert_close(alone[3:5], torch.tensor([FAR, FAR]))
+    torch.testing.assert_close(alone[6:8], torch.zeros(2))
+    objects[0, 0, 2], objects[0, 0, -1] = 0.01, 0.03  # 2 cm below its resting height: falling off
+    assert relational_features(proprio, objects, mask)[0, 0, 8].item() == pytest.approx(-0.02)
+    arm = torch.tensor([[1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.4, 0.2]])  # the arm's fingertip xy is last
+    assert relational_features(arm, objects, mask)[0, 0, 2].item() == pytest.approx(0.0)
+
+
+def test_factored_physics_ignores_the_instruction_and_is_equivariant_to_object_slots(goto_model, goto_data):
+    """The physics heads do not read words (a changed instruction changes no predicted motion, only
+    the task heads may change), and permuting the object slots permutes the predicted object motion."""
+    assert goto_model.config.factored
+    rows = goto_data.rows()
+    obs = obs_to_tensors({k: rows["obs/" + k][:64] for k in goto_data.keys})
+    action = torch.as_tensor(rows["action"][:64])
+    with torch.no_grad():
+        base = goto_model(obs, action)
+        other = dict(obs, instruction=obs["instruction"].roll(7, 0))
+        reworded = goto_model(other, action)
+        torch.testing.assert_close(reworded.delta_mean, base.delta_mean)
+        torch.testing.assert_close(reworded.move_logit, base.move_logit)
+        perm = torch.tensor([3, 0, 4, 1, 2])
+        shuffled = dict(obs, objects=obs["objects"][:, perm], object_mask=obs["object_mask"][:, perm])
+        moved = goto_model(shuffled, action)
+    p = goto_model.codec.proprio_dim
+    present = obs["object_mask"][:, perm] > 0.5
+    per_slot = base.delta_mean[..., p:].reshape(3, 64, 5, 6)[:, :, perm]
+    got = moved.delta_mean[..., p:].reshape(3, 64, 5, 6)
+    torch.testing.assert_close(got[:, present], per_slot[:, present], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(moved.delta_mean[..., :p], base.delta_mean[..., :p], rtol=1e-4, atol=1e-5)
+
+
+def test_factored_model_pools_object_statistics_over_slots(goto_model):
+    p = goto_model.codec.proprio_dim
+    for norm in (goto_model.state_norm, goto_model.delta_norm):
+        slots = norm.std[p:].reshape(-1, 6)
+        torch.testing.assert_close(slots, slots[:1].expand_as(slots))
+        assert (norm.mean[p:].reshape(-1, 6) == norm.mean[p : p + 6]).all()
+
+
+def test_flat_checkpoints_without_the_factored_flag_still_load(tmp_path, goto_data):
+    import dataclasses
+
+    from agents.checkpoint import save_checkpoint
+
+    flat = EnsembleConfig(**{**dataclasses.asdict(SMALL), "factored": False})
+    model, _ = world_model.fit(goto_data, WorldModelConfig(epochs=1, ensemble=flat))
+    config = dataclasses.asdict(model.config)
+    config.pop("factored"), config.pop("physics_hidden")  # as written before the factored heads existed
+    state = {k: v for k, v in model.state_dict().items() if k not in ("state_low", "state_high")}
+    payload = {"kind": "world_model", "env": "Groundworld/GoTo-v0", "model": state, "ensemble": config}
+    path = save_checkpoint(tmp_path / "old.pt", {**payload, "action_dim": 2})
+    loaded, _ = world_model.load_world_model(path)
+    assert not loaded.config.factored and torch.isinf(loaded.state_high).all()  # no envelope was saved
+    model.state_low.fill_(-torch.inf), model.state_high.fill_(torch.inf)
+    rows = goto_data.rows()
+    obs = obs_to_tensors({k: rows["obs/" + k][:8] for k in goto_data.keys})
+    action = torch.as_tensor(rows["action"][:8])
+    torch.testing.assert_close(
+        loaded.step(obs, action, elite_mean=True)["next_obs"]["proprio"],
+        model.step(obs, action, elite_mean=True)["next_obs"]["proprio"],
+    )
+
+
+def test_bf16_imagination_stays_close_to_fp32(goto_model, goto_data):
+    """The dream env's bfloat16 hidden layers move imagined states by a small fraction of a step's change."""
+    rows = goto_data.rows()
+    obs = obs_to_tensors({k: rows["obs/" + k][:256] for k in goto_data.keys})
+    action = torch.as_tensor(rows["action"][:256])
+    full = goto_model.step(obs, action, elite_mean=True)
+    half = goto_model.step(obs, action, elite_mean=True, bf16=True)
+    codec = goto_model.codec
+    change = (codec.dynamic(full["next_obs"]) - codec.dynamic(obs)).abs().mean()
+    gap = (codec.dynamic(half["next_obs"]) - codec.dynamic(full["next_obs"])).abs().mean()
+    assert half["next_obs"]["proprio"].dtype == torch.float32 and half["reward"].dtype == torch.float32
+    assert gap < 0.05 * change
+    torch.testing.assert_close(half["reward"], full["reward"], rtol=0.05, atol=0.02)
+    dream = world_model.DreamVecEnv(goto_model, goto_data, num_envs=4, precision="fp32")
+    assert not dream.bf16
+    with pytest.raises(ValueError, match="precision"):
+        world_model.DreamVecEnv(goto_model, goto_data, num_envs=4, precision="half")
+
+
+def test_own_error_rows_pair_the_models_prediction_with_the_real_step_after_it(goto_model, goto_data):
+    """Data as Demonstrator: the start state is the model's own guess of step t+1, the targets
+    those of the real step t+1 -> t+2; rows without a next step in their episode get none."""
+    from world_model.training import own_error_rows, successors, transitions
+
+    episode, step = np.array([0, 1, 0, 1, 0, 2]), np.array([0, 0, 1, 1, 2, 0])
+    np.testing.assert_array_equal(successors(episode, step), [2, 3, 4, -1, -1, -1])
+    np.testing.assert_array_equal(successors(np.array([0, 0]), np.array([0, 2])), [-1, -1])  # a gap is no successor
+    rows = goto_data.rows()
+    data = transitions(goto_data, np.arange(64))
+    successor = torch.as_tensor(successors(rows["episode"][:64], rows["step"][:64]))
+    idx = torch.arange(64)
+    extra = own_error_rows(goto_model, data, idx, successor)
+    has_next = successor >= 0
+    assert len(extra["action"]) == int(has_next.sum()) > 0
+    nxt = successor[has_next]
+    torch.testing.assert_close(extra["action"], data["action"][nxt])
+    torch.testing.assert_close(extra["next_obs"]["proprio"], data["next_obs"]["proprio"][nxt])
+    start = data["obs"]["proprio"][has_next]
+    real = data["obs"]["proprio"][nxt]
+    assert not torch.equal(extra["obs"]["proprio"], real)  # the model's guess, not the data
+    assert (extra["obs"]["proprio"] - real).abs().mean() < (start - real).abs().mean()  # and a guess of t+1
+    torch.testing.assert_close(extra["obs"]["instruction"], data["obs"]["instruction"][nxt])
+
+
+def test_imagination_stays_inside_the_training_envelope(goto_model, goto_data):
+    """However wrong a prediction, an imagined state stays within the range of the training data
+    (objects pooled over slots, 10% margin); present objects only, empty slots stay empty."""
+    low, high = goto_model.state_low, goto_model.state_high
+    assert torch.isfinite(low).all() and (high > low).all()
+    p = goto_model.codec.proprio_dim
+    assert (low[p:].reshape(-1, 6) == low[p : p + 6]).all()
+    rows = goto_data.rows()
+    obs = obs_to_tensors({k: rows["obs/" + k][:32] for k in goto_data.keys})
+    huge = torch.full((32, goto_model.codec.dim), 1e6)  # a normalised change far beyond anything seen
+    after = goto_model.next_state(obs, huge, None)
+    present = goto_model.codec.dynamic_mask(obs) > 0
+    assert (after[present] <= high.expand_as(after)[present] + 1e-6).all()
+    state = goto_model.codec.dynamic(obs)
+    assert (after[present] > state[present]).any()  # it moved, up to the envelope
+    torch.testing.assert_close(after[~present], state[~present])
+
+
+def test_dream_env_carries_each_start_rows_goal_object_for_the_grounding_loss(goto_model, goto_data):
+    dream = world_model.DreamVecEnv(goto_model, goto_data, num_envs=8, horizon=2, max_disagreement=1e9, seed=0)
+    obs, info = dream.reset(seed=3)
+    rows = goto_data.rows()
+
+    def goal_of(proprio: np.ndarray) -> int:  # the replay row this start came from, by its exact state
+        match = np.flatnonzero((rows["obs/proprio"] == proprio).all(1))
+        return int(rows["goal_object"][match[0]])
+
+    np.testing.assert_array_equal(info["goal"]["object"], [goal_of(p) for p in obs["proprio"]])
+    imagined = ReplayBuffer(dream.single_observation_space, 2, 64, "Groundworld/GoTo-v0")
+    collector = Collector(dream, imagined, seed=0)
+    for _ in range(5):  # through an autoreset: new starts bring their own goals
+        collector.step(np.zeros((8, 2), dtype=np.float32))
+    stored = imagined.rows()
+    assert (stored["goal_object"] >= 0).all()
+    first = stored["is_first"]
+    assert first.sum() > 8  # some rows restarted
+    np.testing.assert_array_equal(stored["goal_object"][first], [goal_of(p) for p in stored["obs/proprio"][first]])
+    for episode in np.unique(stored["episode"]):  # an imagined episode keeps its start's goal
+        assert len(set(stored["goal_object"][stored["episode"] == episode])) == 1

@@ -12,7 +12,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from envs.base import OBJECT_DYNAMIC  # position (3) and velocity (3) of each object
+from envs.base import OBJECT_DYNAMIC, effector_xy  # position (3) and velocity (3) of each object
 
 
 class StateCodec:
@@ -48,6 +48,12 @@ class StateCodec:
         mask = obs["object_mask"]
         body = torch.ones(mask.shape[0], self.proprio_dim, dtype=mask.dtype, device=mask.device)
         return torch.cat([body, mask.repeat_interleave(OBJECT_DYNAMIC, -1)], -1)
+
+    def nearest_to_effector(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B,) the slot of the present object whose centre is nearest the effector in the table plane."""
+        offset = obs["objects"][..., :2] - effector_xy(obs["proprio"])[:, None, :]
+        distance = offset.norm(dim=-1).masked_fill(obs["object_mask"] < 0.5, float("inf"))
+        return distance.argmin(-1)
 
     def compose(self, template: dict[str, torch.Tensor], dynamic: torch.Tensor) -> dict[str, torch.Tensor]:
         """A new observation dict: ``template``'s fixed parts with ``dynamic`` written in."""

@@ -4,6 +4,12 @@ Each member maps (dynamic state, fixed context, instruction, action) to a Gaussi
 the normalised change of the dynamic state, a reward, and success and termination logits
 (after PETS/MBPO; small named methods after TD-MPC2's ``WorldModel``). The instruction is
 read by the same position-aware token encoder the agents use.
+
+By default each member is *factored* (:attr:`EnsembleConfig.factored`): physics heads that do
+not read the instruction (a body head, and one object head shared by every object slot) predict
+the change of state; a task head reads the instruction, the state before and the state after
+the step, and predicts reward, success and termination. Imagined states never leave the range
+of the training data (:meth:`EnsembleModel.next_state`).
 """
 
 from __future__ import annotations
@@ -17,8 +23,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from agents.networks import GoalPointer, InstructionEncoder, grounding_loss
-from envs.base import OBJECT_DYNAMIC, ZONE_GEOMETRY
+from envs.base import OBJECT_DYNAMIC, OBJECT_FEATURES, ZONE_GEOMETRY, effector_xy
 from world_model.codec import StateCodec
+from world_model.objects import PAIR_FEATURES, object_inputs
 
 
 @dataclass
@@ -44,7 +51,22 @@ class EnsembleConfig:
     """Predict, per object, whether it moves this step (a logit trained on whether its position
     or velocity changed by more than ``MOVE_TOLERANCE``); in imagination an object predicted to
     stay at rest keeps its state exactly, so resting objects do not drift open-loop."""
+    factored: bool = True
+    """Split the physics from the task. A body head predicts the body's change from the body's
+    state, the action and the object nearest the effector; one object head, shared by every
+    object slot, predicts each object's change from the body's state, the action, the object's
+    own features and its offsets from the effector and its nearest neighbour
+    (:mod:`world_model.objects`). Neither reads the instruction; the flat members then predict
+    only reward, success and termination. Contacts are learned once, not once per slot, and
+    physics cannot latch onto words: far steadier fits on a few thousand transitions."""
+    physics_hidden: int = 64
+    """Width of the body and object heads' hidden layers (each has ``layers`` of them)."""
 
+
+GAP_FEATURES = 4
+"""The factored task head's distance inputs (see :meth:`EnsembleModel.gaps`)."""
+GAP_SCALE = 10.0
+"""Distances enter the task head in decimetres (a step moves the ball about 0.15)."""
 
 MOVE_TOLERANCE = 1e-3
 """Metres or metres/second: an object whose state changes less than this in a step is at rest."""
@@ -58,9 +80,9 @@ class Normalizer(nn.Module):
         self.register_buffer("mean", torch.zeros(dim))
         self.register_buffer("std", torch.ones(dim))
 
-    def fit(self, x: torch.Tensor, mask: torch.Tensor | None = None, floor: float = 1e-4) -> None:
+    def fit(self, x: torch.Tensor, mask: torch.Tensor | None = None, floor: float | torch.Tensor = 1e-4) -> None:
         """Statistics of ``x`` (rows x features), counting only entries where ``mask`` is 1; no
-        standard deviation below ``floor``."""
+        standard deviation below ``floor`` (one value, or one per feature)."""
         w = torch.ones_like(x) if mask is None else mask.to(x.dtype)
         count = w.sum(0).clamp(min=1.0)
         mean = (x * w).sum(0) / count
@@ -88,6 +110,39 @@ class EnsembleLinear(nn.Module):
         if members is None:
             return torch.baddbmm(self.bias, x, self.weight)
         return torch.baddbmm(self.bias[members], x, self.weight[members])  # only some members (e.g. elites)
+
+
+def _mlp(members: int, in_dim: int, hidden: int, layers: int, out_dim: int) -> tuple[nn.ModuleList, EnsembleLinear]:
+    """Hidden layers and output layer of one ensemble MLP."""
+    dims = [in_dim] + [hidden] * layers
+    body = nn.ModuleList(EnsembleLinear(members, a, b) for a, b in zip(dims[:-1], dims[1:], strict=True))
+    return body, EnsembleLinear(members, hidden, out_dim)
+
+
+def _run_mlp(
+    body: nn.ModuleList, out: EnsembleLinear, x: torch.Tensor, members: torch.Tensor | None, bf16: bool = False
+) -> torch.Tensor:
+    """SiLU hidden layers (in bfloat16 if ``bf16``), then the output layer in fp32; any leading
+    shape (members, ..., in)."""
+    k, lead = x.shape[0], x.shape[1:-1]
+    h = x.reshape(k, -1, x.shape[-1])
+    inplace = not torch.is_grad_enabled()  # saves an allocation per layer when imagining
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+        for layer in body:
+            h = F.silu(layer(h, members), inplace=inplace)
+    y = out(h.float(), members)
+    return y.reshape(k, *lead, y.shape[-1])
+
+
+class EnsembleMLP(nn.Module):
+    """``members`` independent MLPs run as batched matmuls: (members, ..., in) -> (members, ..., out)."""
+
+    def __init__(self, members: int, in_dim: int, hidden: int, layers: int, out_dim: int):
+        super().__init__()
+        self.body, self.out = _mlp(members, in_dim, hidden, layers, out_dim)
+
+    def forward(self, x: torch.Tensor, members: torch.Tensor | None = None, bf16: bool = False) -> torch.Tensor:
+        return _run_mlp(self.body, self.out, x, members, bf16)
 
 
 @dataclass
@@ -122,13 +177,25 @@ class EnsembleModel(nn.Module):
             attrs = spaces["objects"].shape[-1] - OBJECT_DYNAMIC, spaces["zones"].shape[-1] - ZONE_GEOMETRY
             self.pointer = GoalPointer(*attrs, dim=16)
             in_dim += self.pointer.out_dim
-        dims = [in_dim] + [c.hidden] * c.layers
-        self.body = nn.ModuleList(EnsembleLinear(c.members, a, b) for a, b in zip(dims[:-1], dims[1:], strict=True))
         self.gates = self.codec.num_objects if c.move_gate else 0
-        self.out = EnsembleLinear(c.members, c.hidden, 2 * self.codec.dim + 3 + self.gates)
+        p = self.codec.proprio_dim
+        # flat members: reward, success and termination logits, and (unless factored) every change and
+        # the move gates; factored, they read the next state too (see ``task``)
+        flat_out = 3 if c.factored else 2 * self.codec.dim + 3 + self.gates
+        if c.factored:
+            in_dim += self.codec.dim + GAP_FEATURES
+        self.body, self.out = _mlp(c.members, in_dim, c.hidden, c.layers, flat_out)
+        if c.factored:
+            self.object_norm = Normalizer(OBJECT_FEATURES + PAIR_FEATURES)
+            physics_in = p + action_dim + OBJECT_FEATURES + PAIR_FEATURES
+            self.body_head = EnsembleMLP(c.members, physics_in, c.physics_hidden, c.layers, 2 * p)
+            self.object_head = EnsembleMLP(c.members, physics_in, c.physics_hidden, c.layers, 2 * OBJECT_DYNAMIC + 1)
         self.max_logvar = nn.Parameter(torch.full((self.codec.dim,), 0.5))
         self.min_logvar = nn.Parameter(torch.full((self.codec.dim,), -10.0))
         self.register_buffer("elite_index", torch.arange(c.elites))
+        # the envelope of the training data's dynamic state: imagination never leaves it
+        self.register_buffer("state_low", torch.full((self.codec.dim,), -math.inf))
+        self.register_buffer("state_high", torch.full((self.codec.dim,), math.inf))
 
     # ---------------------------------------------------------------- small named pieces
     def inputs(
@@ -144,28 +211,133 @@ class EnsembleModel(nn.Module):
         return torch.cat(parts, -1)
 
     def forward(
-        self, obs: dict[str, torch.Tensor], action: torch.Tensor, members: torch.Tensor | None = None
+        self,
+        obs: dict[str, torch.Tensor],
+        action: torch.Tensor,
+        members: torch.Tensor | None = None,
+        bf16: bool = False,
+        next_obs: dict[str, torch.Tensor] | None = None,
     ) -> Prediction:
-        """Predictions of every member, or of ``members`` only (in that order)."""
+        """Predictions of every member, or of ``members`` only (in that order); with ``bf16`` the
+        hidden layers multiply in bfloat16 (outputs stay fp32). A factored model's reward, success
+        and termination read ``next_obs`` when given (training), else each member's own mean
+        prediction of it."""
         k = self.config.members if members is None else len(members)
         goal_scores = self.pointer.scores(obs) if self.pointer is not None else None
-        x = self.inputs(obs, action, goal_scores).unsqueeze(0).expand(k, -1, -1)
-        for layer in self.body:
-            x = F.silu(layer(x, members))
-        out = self.out(x, members)
-        d = self.codec.dim
-        mean, logvar = out[..., :d], out[..., d : 2 * d]
-        logvar = self.max_logvar - F.softplus(self.max_logvar - logvar)  # soft bounds (PETS)
-        logvar = self.min_logvar + F.softplus(logvar - self.min_logvar)
-        move = out[..., 2 * d + 3 :] if self.gates else None
-        return Prediction(mean, logvar, out[..., 2 * d], out[..., 2 * d + 1], out[..., 2 * d + 2], move, goal_scores)
+        if self.config.factored:
+            mean, logvar, move = self.physics(obs, action, k, members, bf16)
+            if next_obs is not None:
+                after = self.codec.dynamic(next_obs)
+            else:
+                after = self.next_state(obs, mean, None if move is None else move > 0)
+            task = self.task(obs, action, after, goal_scores, members, bf16)
+        else:
+            x = self.inputs(obs, action, goal_scores).unsqueeze(0).expand(k, -1, -1)
+            out = _run_mlp(self.body, self.out, x, members, bf16)
+            d = self.codec.dim
+            mean, logvar, task = out[..., :d], out[..., d : 2 * d], out[..., 2 * d : 2 * d + 3]
+            move = out[..., 2 * d + 3 :] if self.gates else None
+        return Prediction(mean, self.bound_logvar(logvar), task[..., 0], task[..., 1], task[..., 2], move, goal_scores)
+
+    def bound_logvar(self, logvar: torch.Tensor) -> torch.Tensor:
+        """Soft bounds between the learned ``min_logvar`` and ``max_logvar`` (PETS)."""
+        logvar = self.max_logvar - F.softplus(self.max_logvar - logvar)
+        return self.min_logvar + F.softplus(logvar - self.min_logvar)
+
+    def next_state(
+        self, obs: dict[str, torch.Tensor], delta: torch.Tensor, moving: torch.Tensor | None
+    ) -> torch.Tensor:
+        """The dynamic state after a normalised change ``delta`` (..., B, dim): features the model
+        does not learn keep their mean change, objects not ``moving`` (..., B, objects) keep their
+        state exactly, and the rest is held inside the training data's envelope (``state_low``,
+        ``state_high``): a model that starts imagining an object falling through the table cannot
+        accelerate it past the fastest fall it has seen."""
+        gate = self.codec.dynamic_mask(obs)
+        if moving is not None:
+            body = torch.ones_like(gate[:, : self.codec.proprio_dim]).expand(*moving.shape[:-1], -1)
+            gate = gate * torch.cat([body, moving.to(gate.dtype).repeat_interleave(OBJECT_DYNAMIC, -1)], -1)
+        state = self.codec.dynamic(obs)
+        after = state + self.delta_norm.inverse(delta * self.learned()) * gate
+        return torch.where(gate > 0, torch.clamp(after, self.state_low, self.state_high), after)
+
+    def task(
+        self,
+        obs: dict[str, torch.Tensor],
+        action: torch.Tensor,
+        after: torch.Tensor,
+        goal_scores: torch.Tensor | None,
+        members: torch.Tensor | None,
+        bf16: bool = False,
+    ) -> torch.Tensor:
+        """(k, B, 3) reward, success and termination logits of a factored model, from the
+        transition's start, action and dynamic state ``after`` it ((B, dim), or (k, B, dim) per
+        member). Reading the state after the step turns a dense reward (a change of distance)
+        and success (a distance below a threshold) into nearly a function of the inputs."""
+        k = self.config.members if members is None else len(members)
+        b = action.shape[0]
+        after = after.expand(k, b, -1)
+        parts = [
+            self.inputs(obs, action, goal_scores).expand(k, -1, -1),
+            self.state_norm(after),
+            self.gaps(obs, after, goal_scores),
+        ]
+        return _run_mlp(self.body, self.out, torch.cat(parts, -1), members, bf16)
+
+    def gaps(self, obs: dict[str, torch.Tensor], after: torch.Tensor, goal_scores: torch.Tensor | None) -> torch.Tensor:
+        """(k, B, GAP_FEATURES): distances after the step from the effector to the named object and
+        from that object to the named zone, and how much each shrank, both scaled by ``GAP_SCALE``
+        (the object and zone are the goal pointer's soft choices; zeros without a pointer)."""
+        k, b = after.shape[:2]
+        if goal_scores is None:
+            return after.new_zeros(k, b, GAP_FEATURES)
+        w_obj, w_zone = self.pointer.weights(obs, goal_scores)
+        p, n = self.codec.proprio_dim, self.codec.num_objects
+        zone = (w_zone.unsqueeze(-1) * obs["zones"][..., :2]).sum(1)  # (B, 2)
+
+        def distances(state: torch.Tensor) -> torch.Tensor:  # (..., B, dim) -> (..., B, 2)
+            xy = state[..., p:].reshape(*state.shape[:-1], n, OBJECT_DYNAMIC)[..., :2]
+            target = (w_obj.unsqueeze(-1) * xy).sum(-2)
+            return torch.stack([(target - effector_xy(state[..., :p])).norm(dim=-1), (target - zone).norm(dim=-1)], -1)
+
+        before, now = distances(self.codec.dynamic(obs)), distances(after)
+        return torch.cat([now, before - now], -1) * GAP_SCALE
+
+    def physics(
+        self,
+        obs: dict[str, torch.Tensor],
+        action: torch.Tensor,
+        k: int,
+        members: torch.Tensor | None,
+        bf16: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The factored heads' (mean, log-variance) of the normalised change, (k, B, dim) each in the
+        codec's layout, and the move logits (k, B, objects)."""
+        rows = self.object_rows(obs, action)  # (B, objects, features)
+        b, n = rows.shape[:2]
+        near = self.codec.nearest_to_effector(obs)  # (B,) the slot the body most likely touches
+        body = self.body_head(rows[torch.arange(b), near].expand(k, -1, -1), members, bf16)
+        present = torch.nonzero(obs["object_mask"].reshape(-1) > 0.5).squeeze(-1)  # empty slots are not run
+        flat = self.object_head(rows.reshape(b * n, -1)[present].expand(k, -1, -1), members, bf16)
+        objects = flat.new_zeros(k, b * n, flat.shape[-1]).index_copy_(1, present, flat).reshape(k, b, n, -1)
+        p = self.codec.proprio_dim
+        mean = torch.cat([body[..., :p], objects[..., :OBJECT_DYNAMIC].reshape(k, b, -1)], -1)
+        logvar = torch.cat([body[..., p:], objects[..., OBJECT_DYNAMIC : 2 * OBJECT_DYNAMIC].reshape(k, b, -1)], -1)
+        return mean, logvar, objects[..., -1] if self.gates else None
+
+    def object_rows(self, obs: dict[str, torch.Tensor], action: torch.Tensor) -> torch.Tensor:
+        """(B, objects, features): the physics heads' input, one row per object slot: the normalised
+        body state and the action, then that object's normalised own and relational features."""
+        b, n = action.shape[0], self.codec.num_objects
+        body = self.state_norm(self.codec.dynamic(obs))[:, : self.codec.proprio_dim]
+        shared = torch.cat([body, action.float()], -1)[:, None, :].expand(b, n, -1)
+        return torch.cat([shared, self.object_norm(object_inputs(obs))], -1)
 
     def loss(
         self, obs, action, next_obs, reward, success, terminal, goal_object=None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(total training loss, per-member held-out score) for one batch of transitions;
         ``goal_object`` (the replay's, -1 where unknown) trains the goal pointer's match."""
-        pred = self(obs, action)
+        pred = self(obs, action, next_obs=next_obs)
         target = self.delta_norm(self.codec.dynamic(next_obs) - self.codec.dynamic(obs))
         mask = self.codec.dynamic_mask(obs) * self.learned()
         inv_var = torch.exp(-pred.delta_logvar)
@@ -208,15 +380,6 @@ class EnsembleModel(nn.Module):
         bce = F.binary_cross_entropy_with_logits(move_logit, target, reduction="none")
         return (bce * present).sum((-1, -2)) / present.sum((-1, -2)).clamp(min=1.0)
 
-    def gate_mask(self, move_logit: torch.Tensor | None, obs: dict[str, torch.Tensor]) -> torch.Tensor:
-        """(B, dim) 1 for the body and for objects predicted to move, 0 for objects predicted at rest."""
-        mask = self.codec.dynamic_mask(obs)
-        if move_logit is None:
-            return mask
-        body = torch.ones_like(mask[:, : self.codec.proprio_dim])
-        moving = (move_logit > 0).to(mask.dtype).repeat_interleave(OBJECT_DYNAMIC, -1)
-        return mask * torch.cat([body, moving], -1)
-
     # ---------------------------------------------------------------- prediction
     @torch.no_grad()
     def step(
@@ -226,12 +389,14 @@ class EnsembleModel(nn.Module):
         generator: torch.Generator | None = None,
         sample: bool = True,
         elite_mean: bool = False,
+        bf16: bool = False,
     ) -> dict[str, torch.Tensor]:
         """Imagine one step. Each row uses a random elite (TS-1) and, with ``sample``, draws from
         its Gaussian; ``elite_mean`` uses the elites' average prediction instead (for
         measuring). Returns next_obs (dict), reward, success and terminal probabilities, and
-        the elites' disagreement (mean std of their normalised predicted change)."""
-        return self.imagine(obs, action, generator, sample, elite_mean)
+        the elites' disagreement (mean std of their normalised predicted change). ``bf16``: see
+        :meth:`forward` (twice the matmul rate on CPUs with native bfloat16)."""
+        return self.imagine(obs, action, generator, sample, elite_mean, bf16)
 
     def imagine(
         self,
@@ -240,15 +405,22 @@ class EnsembleModel(nn.Module):
         generator: torch.Generator | None = None,
         sample: bool = True,
         elite_mean: bool = False,
+        bf16: bool = False,
     ) -> dict[str, torch.Tensor]:
         """:meth:`step` with gradients: differentiable in ``obs`` and ``action`` (the Gaussian
         draw is reparameterised), for actors that learn by back-propagating through the model."""
-        pred = self(obs, action, self.elite_index)  # imagination runs the elites only
-        mean, logvar = pred.delta_mean, pred.delta_logvar
+        elites = self.elite_index  # imagination runs the elites only
+        if self.config.factored:  # reward and success are read off the imagined next state, below
+            goal_scores = self.pointer.scores(obs) if self.pointer is not None else None
+            mean, logvar, move = self.physics(obs, action, len(elites), elites, bf16)
+            logvar = self.bound_logvar(logvar)
+        else:
+            pred = self(obs, action, elites, bf16)
+            mean, logvar, move = pred.delta_mean, pred.delta_logvar, pred.move_logit
+            task = torch.stack([pred.reward, pred.success_logit, pred.terminal_logit], -1)
         b = action.shape[0]
         rows = torch.arange(b, device=action.device)
         pick = torch.randint(len(self.elite_index), (b,), generator=generator, device=action.device)
-        move = pred.move_logit
         if elite_mean:
             delta = mean.mean(0)
             move = None if move is None else move.mean(0)
@@ -258,14 +430,18 @@ class EnsembleModel(nn.Module):
             if sample:
                 noise = torch.randn(delta.shape, generator=generator, device=delta.device)
                 delta = delta + noise * (0.5 * logvar[pick, rows]).exp()
+        dynamic = self.next_state(obs, delta, None if move is None else move > 0)
+        if self.config.factored:
+            task = self.task(obs, action, dynamic, goal_scores, elites, bf16)
         mask = self.codec.dynamic_mask(obs)
-        delta = delta * self.learned()  # unlearned features keep their mean change
-        dynamic = self.codec.dynamic(obs) + self.delta_norm.inverse(delta) * self.gate_mask(move, obs)
-        disagreement = (mean.std(0) * mask).sum(-1) / mask.sum(-1)
+        spread = ((mean - mean.mean(0)) ** 2).sum(0).div(max(1, mean.shape[0] - 1)).sqrt()  # std over elites
+        disagreement = (spread * mask).sum(-1) / mask.sum(-1)
+        outcome = torch.cat([task[..., :1], torch.sigmoid(task[..., 1:])], -1)  # reward, P(success), P(end)
+        chosen = outcome.mean(0) if elite_mean else outcome[pick, rows]  # the elites' mean, or the row's elite
         return {
             "next_obs": self.codec.compose(obs, dynamic),
-            "reward": pred.reward[pick, rows],
-            "success": torch.sigmoid(pred.success_logit[pick, rows]),
-            "terminal": torch.sigmoid(pred.terminal_logit[pick, rows]),
+            "reward": chosen[:, 0],
+            "success": chosen[:, 1],
+            "terminal": chosen[:, 2],
             "disagreement": disagreement,
         }

@@ -27,8 +27,10 @@ import envs  # noqa: F401  (registers the environments)
 from agents.checkpoint import load_checkpoint, load_state, save_checkpoint
 from agents.networks import obs_to_tensors
 from agents.replay import ReplayBuffer
+from envs.base import OBJECT_DYNAMIC, OBJECT_FEATURES
 from envs.video import check_writable_dir
-from world_model.ensemble import EnsembleConfig, EnsembleModel
+from world_model.ensemble import EnsembleConfig, EnsembleModel, Normalizer
+from world_model.objects import object_inputs
 
 
 @dataclass
@@ -49,6 +51,12 @@ class WorldModelConfig:
     """Epochs without a 1% held-out improvement before stopping."""
     seed: int = 0
     """Seed of the split, initialisation and batches."""
+    correct_own_errors: bool = True
+    """Also train on the model's own one-step predictions paired with the real step after them
+    (Data as Demonstrator; Venkatraman et al., 2015): open-loop, the model feeds itself states a
+    little off the data, and learns here to steer them back rather than compound the error
+    (e.g. an object bouncing on the table, predicted a millimetre low, is not then imagined
+    falling through it). Roughly doubles the cost of an epoch."""
     ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
     """Sizes of the ensemble."""
 
@@ -85,6 +93,35 @@ def _take(batch: dict[str, Any], idx: torch.Tensor) -> dict[str, Any]:
     return {k: ({kk: vv[idx] for kk, vv in v.items()} if isinstance(v, dict) else v[idx]) for k, v in batch.items()}
 
 
+def _cat(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    return {k: (_cat(v, b[k]) if isinstance(v, dict) else torch.cat([v, b[k]])) for k, v in a.items()}
+
+
+def successors(episode: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """For each row, the row holding the next step of its episode; -1 at an episode's last stored step."""
+    order = np.lexsort((step, episode))
+    follows = (episode[order][1:] == episode[order][:-1]) & (step[order][1:] == step[order][:-1] + 1)
+    out = np.full(len(episode), -1, dtype=np.int64)
+    out[order[:-1][follows]] = order[1:][follows]
+    return out
+
+
+@torch.no_grad()
+def own_error_rows(model: EnsembleModel, data: dict[str, Any], idx: torch.Tensor, successor: torch.Tensor):
+    """Data-as-Demonstrator rows for the batch ``idx`` of ``data``: where a row has a next step
+    (``successor``, -1 if none), that step with its start state replaced by the ensemble's mean
+    prediction of it. None if no row has a next step."""
+    nxt = successor[idx]
+    keep = nxt >= 0
+    if not keep.any():
+        return None
+    first, second = _take(data, idx[keep]), _take(data, nxt[keep])
+    pred = model(first["obs"], first["action"])
+    moving = None if pred.move_logit is None else pred.move_logit.mean(0) > 0
+    predicted = model.next_state(first["obs"], pred.delta_mean.mean(0), moving)
+    return dict(second, obs=model.codec.compose(second["obs"], predicted))
+
+
 def _loss_args(batch: dict[str, Any]) -> dict[str, Any]:
     keys = ("obs", "action", "next_obs", "reward", "success", "terminal", "goal_object")
     return {k: batch[k] for k in keys}
@@ -96,10 +133,47 @@ def fit_normalizers(model: EnsembleModel, data: dict[str, Any]) -> None:
     state = codec.dynamic(data["obs"])
     model.state_norm.fit(state, mask)
     model.delta_norm.fit(codec.dynamic(data["next_obs"]) - state, mask)
+    fit_envelope(model, state, mask)
+    if model.config.factored:
+        # one network serves every slot, so every slot gets the same statistics (slots are shuffled)
+        _pool_object_slots(model.state_norm, state, mask, codec.proprio_dim)
+        _pool_object_slots(model.delta_norm, codec.dynamic(data["next_obs"]) - state, mask, codec.proprio_dim)
+        rows = object_inputs(data["obs"]).flatten(0, 1)
+        present = data["obs"]["object_mask"].reshape(-1, 1).expand_as(rows)
+        # attributes get the context's floor (an unseen colour must not become a huge input)
+        floor = torch.full((rows.shape[1],), 1e-3)
+        floor[OBJECT_DYNAMIC:OBJECT_FEATURES] = 0.1
+        model.object_norm.fit(rows, present, floor=floor)
     # the context (attributes, zone geometry) is constant within an episode: on a few episodes
     # an attribute never seen in training would be an input of 10^4 at a 1e-4 scale (held-out
     # scores of 600+ on 1k transitions); 0.1 keeps it O(10)
     model.context_norm.fit(codec.context(data["obs"]), floor=0.1)
+
+
+def fit_envelope(model: EnsembleModel, state: torch.Tensor, mask: torch.Tensor, margin: float = 0.1) -> None:
+    """The range of each dynamic feature over present rows (object slots pooled: an object may go
+    wherever any object went), widened by ``margin`` of its width on both sides."""
+    p = model.codec.proprio_dim
+    present = mask > 0
+    low = torch.where(present, state, torch.inf).amin(0)
+    high = torch.where(present, state, -torch.inf).amax(0)
+    low[p:] = low[p:].reshape(-1, OBJECT_DYNAMIC).amin(0).repeat(model.codec.num_objects)
+    high[p:] = high[p:].reshape(-1, OBJECT_DYNAMIC).amax(0).repeat(model.codec.num_objects)
+    seen = torch.isfinite(low)
+    width = torch.where(seen, high - low, 0.0)
+    model.state_low.copy_(torch.where(seen, low - margin * width, -torch.inf))
+    model.state_high.copy_(torch.where(seen, high + margin * width, torch.inf))
+
+
+def _pool_object_slots(norm: Normalizer, x: torch.Tensor, mask: torch.Tensor, proprio_dim: int) -> None:
+    """Overwrite ``norm``'s object-slot statistics with those of all present objects pooled."""
+    slots = x[:, proprio_dim:].reshape(-1, OBJECT_DYNAMIC)
+    present = mask[:, proprio_dim:].reshape(-1, OBJECT_DYNAMIC)
+    pooled = Normalizer(OBJECT_DYNAMIC)
+    pooled.fit(slots, present)
+    repeats = (x.shape[1] - proprio_dim) // OBJECT_DYNAMIC
+    norm.mean[proprio_dim:] = pooled.mean.repeat(repeats)
+    norm.std[proprio_dim:] = pooled.std.repeat(repeats)
 
 
 @torch.no_grad()
@@ -128,6 +202,10 @@ def fit(
             f"too little data to fit a world model: {len(train_idx)} training and {len(held_idx)} held-out transitions"
         )
     train, held = transitions(buffer, train_idx), transitions(buffer, held_idx)
+    position = np.full(len(rows["episode"]), -1, dtype=np.int64)
+    position[train_idx] = np.arange(len(train_idx))
+    after = successors(rows["episode"], rows["step"])[train_idx]
+    successor = torch.as_tensor(np.where(after >= 0, position[after], -1))  # within ``train``
     fit_normalizers(model, train)
     optim = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     generator = torch.Generator().manual_seed(config.seed)
@@ -136,7 +214,10 @@ def fit(
         order = torch.randperm(len(train_idx), generator=generator)
         losses = []
         for start in range(0, len(order) - config.batch_size + 1, config.batch_size):
-            b = _take(train, order[start : start + config.batch_size])
+            idx = order[start : start + config.batch_size]
+            b = _take(train, idx)
+            if config.correct_own_errors and (extra := own_error_rows(model, train, idx, successor)) is not None:
+                b = _cat(b, extra)
             loss, _ = model.loss(**_loss_args(b))
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"world-model loss became {loss.item()} in epoch {epoch}")
@@ -179,9 +260,12 @@ def load_world_model(path: str | Path) -> tuple[EnsembleModel, str]:
     payload = load_checkpoint(path, expect={"kind": "world_model"})
     space = gym.make(payload["env"]).observation_space
     # checkpoints from before the move gate and the goal pointer existed were written without them
-    config = EnsembleConfig(**{"move_gate": False, "pointer": False, **payload["ensemble"]})
+    config = EnsembleConfig(**{"move_gate": False, "pointer": False, "factored": False, **payload["ensemble"]})
     model = EnsembleModel(space, payload["action_dim"], config)
-    load_state(model, payload["model"], "world model")
+    state = dict(payload["model"])
+    for key in ("state_low", "state_high"):  # checkpoints from before the envelope: unbounded
+        state.setdefault(key, getattr(model, key))
+    load_state(model, state, "world model")
     return model, payload["env"]
 
 
@@ -192,8 +276,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, help="replay file (.npz) written by agents.train or agents.bc")
     parser.add_argument("--run-dir", required=True)
     for f in dataclasses.fields(WorldModelConfig):
-        if f.name != "ensemble":
-            parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(f.default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+        elif f.name != "ensemble":
+            parser.add_argument(flag, type=type(f.default), default=f.default)
     for f in dataclasses.fields(EnsembleConfig):
         flag = "--" + f.name.replace("_", "-")
         if isinstance(f.default, bool):
