@@ -43,7 +43,12 @@ def throughput(model, replay: ReplayBuffer, env_id: str, rows: int = 4096, steps
         if terminated or truncated:
             env.reset()
     real = steps * 20 / (time.perf_counter() - start)
-    return {"imagined transitions/s": imagined, "real env steps/s": real, "ratio": imagined / real}
+    return {
+        "imagined transitions/s": imagined,
+        "real env steps/s": real,
+        "ratio": imagined / real,
+        "dream precision": "bf16" if dream.bf16 else "fp32",
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:

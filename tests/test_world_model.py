@@ -445,3 +445,26 @@ def test_dream_env_carries_each_start_rows_goal_object_for_the_grounding_loss(go
     np.testing.assert_array_equal(stored["goal_object"][first], [goal_of(p) for p in stored["obs/proprio"][first]])
     for episode in np.unique(stored["episode"]):  # an imagined episode keeps its start's goal
         assert len(set(stored["goal_object"][stored["episode"] == episode])) == 1
+
+
+def test_dream_env_draws_success_and_termination_together(goto_model, goto_data, monkeypatch):
+    """Success ends an episode: with P(success) = P(end) = 0.3 a row ends 30% of the time, always in success."""
+
+    def fake_step(obs, action, generator=None, sample=True, elite_mean=False, bf16=False):
+        b = action.shape[0]
+        third = torch.full((b,), 0.3)
+        return {"next_obs": obs, "reward": 0 * third, "success": third, "terminal": third, "disagreement": 0 * third}
+
+    monkeypatch.setattr(goto_model, "step", fake_step)
+    dream = world_model.DreamVecEnv(goto_model, goto_data, num_envs=500, horizon=1000, max_disagreement=1e9, seed=0)
+    dream.reset(seed=0)
+    ended, succeeded, stepped = 0, 0, 0
+    for _ in range(4):
+        _, _, terminated, _, info = dream.step(np.zeros((500, 2), dtype=np.float32))
+        stepped_now = dream._t > 0  # rows that stepped (not restarting after an ending)
+        stepped += int(stepped_now.sum())
+        ended += int(terminated[stepped_now].sum())
+        succeeded += int((info["is_success"] & terminated)[stepped_now].sum())
+        assert (terminated == info["is_success"]).all()
+    rate = ended / stepped
+    assert 0.2 < rate < 0.4 and succeeded == ended

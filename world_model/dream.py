@@ -94,10 +94,12 @@ class DreamVecEnv(VectorEnv):
         disagreement = out["disagreement"].numpy()
         reward = out["reward"].numpy() - self.penalty * disagreement
         # success and termination are rare once-per-episode events: draw them with the predicted
-        # probability (a 0.5 threshold would almost never fire); deterministic without sampling
-        draw = self._rng.random((2, self.num_envs)) if self.sample else np.full((2, self.num_envs), 0.5)
-        success = out["success"].numpy() > draw[0]
-        terminated = (out["terminal"].numpy() > draw[1]) | success
+        # probability (a 0.5 threshold would almost never fire); deterministic without sampling.
+        # One draw for both: success ends an episode, so P(end) >= P(success) must not become
+        # P(success) + P(end) - P(both), an ending without success that the data never showed
+        draw = self._rng.random(self.num_envs) if self.sample else np.full(self.num_envs, 0.5)
+        success = out["success"].numpy() > draw
+        terminated = (out["terminal"].numpy() > draw) | success
         self._t += 1
         truncated = ((self._t >= self.horizon) | (disagreement > self.max_disagreement)) & ~terminated
         next_obs = out["next_obs"]

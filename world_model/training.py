@@ -134,6 +134,7 @@ def fit_normalizers(model: EnsembleModel, data: dict[str, Any]) -> None:
     model.state_norm.fit(state, mask)
     model.delta_norm.fit(codec.dynamic(data["next_obs"]) - state, mask)
     fit_envelope(model, state, mask)
+    model.reward_std.fill_(float(data["reward"].std().clamp(min=1e-3)))
     if model.config.factored:
         # one network serves every slot, so every slot gets the same statistics (slots are shuffled)
         _pool_object_slots(model.state_norm, state, mask, codec.proprio_dim)
@@ -178,7 +179,7 @@ def _pool_object_slots(norm: Normalizer, x: torch.Tensor, mask: torch.Tensor, pr
 
 @torch.no_grad()
 def heldout_scores(model: EnsembleModel, data: dict[str, Any], batch_size: int = 2048) -> torch.Tensor:
-    """Per-member mean held-out error (normalised change MSE + reward MSE)."""
+    """Per-member mean held-out error (normalised change MSE + reward MSE in units of the reward's scale)."""
     n = len(data["action"])
     total = torch.zeros(model.config.members)
     for start in range(0, n, batch_size):
@@ -263,7 +264,7 @@ def load_world_model(path: str | Path) -> tuple[EnsembleModel, str]:
     config = EnsembleConfig(**{"move_gate": False, "pointer": False, "factored": False, **payload["ensemble"]})
     model = EnsembleModel(space, payload["action_dim"], config)
     state = dict(payload["model"])
-    for key in ("state_low", "state_high"):  # checkpoints from before the envelope: unbounded
+    for key in ("state_low", "state_high", "reward_std"):  # older checkpoints: unbounded, unscaled
         state.setdefault(key, getattr(model, key))
     load_state(model, state, "world model")
     return model, payload["env"]
