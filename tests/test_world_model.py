@@ -302,6 +302,7 @@ def test_relational_features_give_offsets_from_the_effector_and_the_nearest_neig
     torch.testing.assert_close(alone[6:8], torch.zeros(2))
     objects[0, 0, 2], objects[0, 0, -1] = 0.01, 0.03  # 2 cm below its resting height: falling off
     assert relational_features(proprio, objects, mask)[0, 0, 8].item() == pytest.approx(-0.02)
+    assert relational_features(proprio, objects, mask)[0, 0, 9].item() == pytest.approx(0.1)  # 10 cm inside the edge
     arm = torch.tensor([[1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.4, 0.2]])  # the arm's fingertip xy is last
     assert relational_features(arm, objects, mask)[0, 0, 2].item() == pytest.approx(0.0)
 
@@ -468,3 +469,16 @@ def test_dream_env_draws_success_and_termination_together(goto_model, goto_data,
         assert (terminated == info["is_success"]).all()
     rate = ended / stepped
     assert 0.2 < rate < 0.4 and succeeded == ended
+
+
+def test_dream_env_outcome_threshold_ends_episodes_only_on_confident_predictions(goto_model, goto_data, monkeypatch):
+    def fake_step(obs, action, generator=None, sample=True, elite_mean=False, bf16=False):
+        p = torch.where(obs["proprio"][:, 0] > 0, 0.6, 0.3)  # confident on half the rows
+        return {"next_obs": obs, "reward": 0 * p, "success": p, "terminal": p, "disagreement": 0 * p}
+
+    monkeypatch.setattr(goto_model, "step", fake_step)
+    dream = world_model.DreamVecEnv(goto_model, goto_data, num_envs=64, horizon=1000, seed=0, outcome_threshold=0.5)
+    obs, _ = dream.reset(seed=0)
+    _, _, terminated, _, info = dream.step(np.zeros((64, 2), dtype=np.float32))
+    np.testing.assert_array_equal(terminated, obs["proprio"][:, 0] > 0)
+    np.testing.assert_array_equal(info["is_success"], terminated)

@@ -14,11 +14,13 @@ from __future__ import annotations
 import torch
 
 from envs.base import OBJECT_FEATURES, effector_xy
+from envs.scene import TABLE_HALF
 
-PAIR_FEATURES = 9
+PAIR_FEATURES = 10
 """Per-object relational inputs: offset from the effector (dx, dy, distance), from the nearest
-other present object (dx, dy, distance), that neighbour's velocity (vx, vy), and the object's
-elevation (height minus half-extent: 0 resting on the table, below 0 falling off it)."""
+other present object (dx, dy, distance), that neighbour's velocity (vx, vy), the object's
+elevation (height minus half-extent: 0 resting on the table, below 0 falling off it) and its
+margin to the table's edge (negative beyond it: the only place an object can fall)."""
 
 HALF_EXTENT = OBJECT_FEATURES - 1
 """Index of an object's half-extent (its resting height) among its features."""
@@ -29,7 +31,7 @@ FAR = 1.0
 
 def relational_features(proprio: torch.Tensor, objects: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """(B, objects, PAIR_FEATURES) offsets of each object from the effector and its nearest
-    neighbour, and its elevation.
+    neighbour, its elevation and its margin to the table's edge.
 
     ``proprio`` (B, P), ``objects`` (B, N, OBJECT_FEATURES) as the envs write them, ``mask`` (B, N).
     """
@@ -53,6 +55,7 @@ def relational_features(proprio: torch.Tensor, objects: torch.Tensor, mask: torc
             near_offset.norm(dim=-1, keepdim=True),
             near_velocity,
             objects[..., 2:3] - objects[..., HALF_EXTENT : HALF_EXTENT + 1],
+            TABLE_HALF - xy.abs().amax(-1, keepdim=True),
         ],
         -1,
     )
