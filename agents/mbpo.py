@@ -42,6 +42,11 @@ class MBPOConfig:
     """Capacity of the imagined-transition replay."""
     max_disagreement: float = 2.0
     """Imagined rollouts stop when the elites disagree more than this."""
+    outcome_threshold: float | None = 0.5
+    """Imagined success and termination happen only where the model predicts them with more than
+    this probability (None: drawn with the predicted probability). Fitted on a few thousand
+    transitions with a handful of successes, the success head is barely better than the base rate
+    everywhere; drawing from it scatters successes (+1 and an ending) over random states."""
 
 
 def merge_batches(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -91,6 +96,7 @@ class Imagination:
             max_disagreement=self.config.max_disagreement,
             action_space=self.action_space,
             seed=self.seed + step,
+            outcome_threshold=self.config.outcome_threshold,
         )
         self.collector = Collector(dream, self.replay, seed=self.seed + step, first_episode=10**9 + step * 1000)
         self.next_fit = step + self.config.refit_every

@@ -45,6 +45,7 @@ class DreamVecEnv(VectorEnv):
         action_space: spaces.Box | None = None,
         seed: int | None = None,
         precision: str = "auto",
+        outcome_threshold: float | None = None,
     ):
         if len(starts) == 0:
             raise ValueError("DreamVecEnv needs a non-empty buffer of start observations")
@@ -53,6 +54,7 @@ class DreamVecEnv(VectorEnv):
         self.bf16 = uses_bf16(precision, device)  # "auto": bf16 hidden layers on CPUs that multiply it natively
         self.num_envs, self.horizon = num_envs, horizon
         self.max_disagreement, self.penalty, self.sample = max_disagreement, penalty, sample
+        self.outcome_threshold = outcome_threshold
         self.starts = starts
         obs_space = spaces.Dict({k: _space_like(starts, k) for k in starts.keys})
         self.single_observation_space = obs_space
@@ -97,7 +99,10 @@ class DreamVecEnv(VectorEnv):
         # probability (a 0.5 threshold would almost never fire); deterministic without sampling.
         # One draw for both: success ends an episode, so P(end) >= P(success) must not become
         # P(success) + P(end) - P(both), an ending without success that the data never showed
-        draw = self._rng.random(self.num_envs) if self.sample else np.full(self.num_envs, 0.5)
+        if self.outcome_threshold is not None:  # only confident predictions end an imagined episode
+            draw = np.full(self.num_envs, self.outcome_threshold)
+        else:
+            draw = self._rng.random(self.num_envs) if self.sample else np.full(self.num_envs, 0.5)
         success = out["success"].numpy() > draw
         terminated = (out["terminal"].numpy() > draw) | success
         self._t += 1
