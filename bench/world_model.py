@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--data", required=True, help="replay file of a (successful) run")
     parser.add_argument("--policy-run", default=None, help="run folder whose policy is used for imagined vs real")
     parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--name", default="world_model", help="report name in bench/results/")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     replay = ReplayBuffer.load(args.data)
@@ -90,8 +91,8 @@ def main(argv: list[str] | None = None) -> dict:
         text += ["", markdown_table([report["imagined_vs_real"]], list(report["imagined_vs_real"]))]
     print("\n".join(text))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "world_model.md").write_text("\n".join(text) + "\n")
-    print(f"\nwrote {write_json('world_model', [report])}")
+    (RESULTS / f"{args.name}.md").write_text("\n".join(text) + "\n")
+    print(f"\nwrote {write_json(args.name, [report])}")
     return report
 
 
