@@ -1,7 +1,7 @@
 """World-model benchmarks: imagination throughput, model error, imagined vs real success.
 
-    python -m bench.world_model --data runs/bench/goto_bar/GoTo-native/replay-60000.npz \\
-        --policy-run runs/bench/goto_bar/GoTo-native
+    python -m bench.world_model --data runs/bench/goto_bar10/GoTo-native/replay-30000.npz \\
+        --policy-run runs/bench/goto_bar10/GoTo-native --name world_model_goto_bar10
 
 1. imagined transitions/s (a dream env of 4096 rows) against real ``env.step``/s, same process
    (target >= 20x);

@@ -55,10 +55,13 @@ class EnsembleConfig:
     """Split the physics from the task. A body head predicts the body's change from the body's
     state, the action and the object nearest the effector; one object head, shared by every
     object slot, predicts each object's change from the body's state, the action, the object's
-    own features and its offsets from the effector and its nearest neighbour
-    (:mod:`world_model.objects`). Neither reads the instruction; the flat members then predict
-    only reward, success and termination. Contacts are learned once, not once per slot, and
-    physics cannot latch onto words: far steadier fits on a few thousand transitions."""
+    own features and its relations (offsets from the effector and its nearest neighbour,
+    elevation, margin to the table's edge; :mod:`world_model.objects`). Neither reads the
+    instruction. The flat members become a compact task head: reward, success and termination
+    from the instruction, the action, and the body and the pointer's named object and zone before
+    and after the step (:meth:`EnsembleModel.task`). Contacts are learned once, not once per
+    slot, and neither physics nor rewards latch onto inputs that do not matter: far steadier fits
+    on a few thousand transitions."""
     physics_hidden: int = 64
     """Width of the body and object heads' hidden layers (each has ``layers`` of them)."""
 
