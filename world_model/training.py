@@ -131,14 +131,15 @@ def fit_normalizers(model: EnsembleModel, data: dict[str, Any]) -> None:
     codec = model.codec
     mask = codec.dynamic_mask(data["obs"])
     state = codec.dynamic(data["obs"])
+    delta = codec.dynamic(data["next_obs"]) - state
     model.state_norm.fit(state, mask)
-    model.delta_norm.fit(codec.dynamic(data["next_obs"]) - state, mask)
+    model.delta_norm.fit(delta, mask)
     fit_envelope(model, state, mask)
     model.reward_std.fill_(float(data["reward"].std().clamp(min=1e-3)))
     if model.config.factored:
         # one network serves every slot, so every slot gets the same statistics (slots are shuffled)
         _pool_object_slots(model.state_norm, state, mask, codec.proprio_dim)
-        _pool_object_slots(model.delta_norm, codec.dynamic(data["next_obs"]) - state, mask, codec.proprio_dim)
+        _pool_object_slots(model.delta_norm, delta, mask, codec.proprio_dim)
         rows = object_inputs(data["obs"]).flatten(0, 1)
         present = data["obs"]["object_mask"].reshape(-1, 1).expand_as(rows)
         # attributes get the context's floor (an unseen colour must not become a huge input)
