@@ -10,6 +10,10 @@ from pathlib import Path
 from typing import Any
 
 ALGOS = ("native", "mbpo", "sac", "ppo", "rppo", "bc")
+MODEL_OUTCOMES = ("learned", "task")
+"""Sources of imagined reward, success and termination for mbpo (see ``agents.mbpo.MBPOConfig.outcome``)."""
+MODEL_STEPS = ("sample", "elite", "mean")
+"""How mbpo draws an imagined step from the ensemble (see ``agents.mbpo.MBPOConfig.model_step``)."""
 PRECISIONS = ("auto", "bf16", "fp32")
 """Matmul precisions of the native agent's heads (resolved by :func:`agents.sac.uses_bf16`)."""
 
@@ -54,6 +58,19 @@ class TrainConfig:
     )
     refit_every: int = _f(2_500, "real steps between world-model refits (mbpo; the first fit is at learning_starts)")
     real_ratio: float = _f(0.25, "fraction of each batch drawn from real transitions (mbpo)")
+    model_outcome: str = _f(
+        "learned",
+        "imagined reward, success and termination: learned (world-model heads) | task (the task's rules "
+        "on imagined states, goto/touch/push tasks) (mbpo)",
+    )
+    model_horizon: tuple[int, ...] = _f(
+        (1, 8), "imagined rollout length at the first refit and after 30k real steps, linear between (mbpo)"
+    )
+    model_step: str = _f(
+        "sample",
+        "how an imagined step is drawn: sample (a random elite's Gaussian, as MBPO) | elite (a random "
+        "elite's mean) | mean (the elites' average) (mbpo)",
+    )
     judge: str = _f("", "judge checkpoint (world_model.judges) whose potential shapes the reward (native, mbpo)")
     shaping_scale: float = _f(1.0, "scale of the judge-shaping term gamma*P(h') - P(h)")
     goodhart_threshold: float = _f(0.15, "flag evaluations where judged success exceeds true success by this")
@@ -75,6 +92,14 @@ class TrainConfig:
             raise ValueError(f"reward_mode must be dense or sparse, got {self.reward_mode!r}")
         if self.judge and self.algo not in ("native", "mbpo"):
             raise ValueError(f"judge shaping is available for the native and mbpo agents, not {self.algo!r}")
+        if self.model_outcome not in MODEL_OUTCOMES:
+            raise ValueError(f"model_outcome must be one of {MODEL_OUTCOMES}, got {self.model_outcome!r}")
+        if len(self.model_horizon) != 2 or not 1 <= self.model_horizon[0] <= self.model_horizon[1]:
+            raise ValueError(
+                f"model_horizon must be two lengths, first >= 1, second >= first; got {self.model_horizon!r}"
+            )
+        if self.model_step not in MODEL_STEPS:
+            raise ValueError(f"model_step must be one of {MODEL_STEPS}, got {self.model_step!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.device not in ("auto", "cpu", "cuda"):
@@ -89,8 +114,9 @@ class TrainConfig:
         unknown = sorted(set(data) - names)
         if unknown:
             raise ValueError(f"unknown config fields {unknown}")
-        if "hidden" in data:  # JSON has lists
-            data = {**data, "hidden": tuple(data["hidden"])}
+        for key in ("hidden", "model_horizon"):  # JSON has lists
+            if key in data:
+                data = {**data, key: tuple(data[key])}
         return cls(**data)
 
     def save(self, path: str | Path) -> None:

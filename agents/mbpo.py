@@ -5,6 +5,9 @@ After MBPO (Janner et al., 2019): the world model is refitted on the real replay
 branches short rollouts (``k`` steps, growing from ``k_start`` to ``k_end``) from real
 states with the current policy, one imagined step per real step, into a model replay.
 Each SAC update draws ``real_ratio`` of its batch from real data and the rest from imagination.
+Imagined reward, success and termination come from the model's learned heads, or with
+``outcome="task"`` from the task's own rules applied to the imagined states (MBPO's reference
+code does the same with its per-task termination functions; see ``world_model.outcomes``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import gymnasium as gym
 import numpy as np
 
 from agents.collector import Collector
+from agents.config import MODEL_OUTCOMES, MODEL_STEPS
 from agents.replay import ReplayBuffer
 
 
@@ -47,6 +51,21 @@ class MBPOConfig:
     this probability (None: drawn with the predicted probability). Fitted on a few thousand
     transitions with a handful of successes, the success head is barely better than the base rate
     everywhere; drawing from it scatters successes (+1 and an ending) over random states."""
+    outcome: str = "learned"
+    """Where imagined reward, success and termination come from: "learned" (the model's heads) or
+    "task" (the task's rules on the imagined states; goto, touch and push tasks)."""
+
+    model_step: str = "sample"
+    """How an imagined step is drawn from the ensemble: "sample" (a random elite's Gaussian, as
+    MBPO), "elite" (a random elite's mean) or "mean" (the elites' average). Fitted on a few
+    thousand transitions the predicted variance is wide: the task rules' reward on sampled
+    steps correlates 0.64 with the real one, 0.84 on an elite's mean, 0.90 on the average."""
+
+    def __post_init__(self) -> None:
+        if self.model_step not in MODEL_STEPS:
+            raise ValueError(f"MBPOConfig.model_step must be one of {MODEL_STEPS}, got {self.model_step!r}")
+        if self.outcome not in MODEL_OUTCOMES:
+            raise ValueError(f"MBPOConfig.outcome must be one of {MODEL_OUTCOMES}, got {self.outcome!r}")
 
 
 def merge_batches(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -63,8 +82,11 @@ class Imagination:
         observation_space: gym.spaces.Dict,
         action_space: gym.spaces.Box,
         seed: int = 0,
+        reward_mode: str = "dense",
     ):
         self.config, self.real, self.seed = config, real, seed
+        self.reward_mode = reward_mode
+        self._task_outcome = None
         self.observation_space, self.action_space = observation_space, action_space
         self.replay = ReplayBuffer(observation_space, action_space.shape[0], config.model_buffer, real.env_id)
         self.model = None
@@ -94,13 +116,26 @@ class Imagination:
             num_envs=self.config.rollout_batch,
             horizon=self.rollout_length(step),
             max_disagreement=self.config.max_disagreement,
+            sample=self.config.model_step == "sample",
+            elite_mean=self.config.model_step == "mean",
             action_space=self.action_space,
             seed=self.seed + step,
             outcome_threshold=self.config.outcome_threshold,
+            outcome=self.task_outcome(),
         )
         self.collector = Collector(dream, self.replay, seed=self.seed + step, first_episode=10**9 + step * 1000)
         self.next_fit = step + self.config.refit_every
         return True
+
+    def task_outcome(self):
+        """The task's rules for imagined outcomes (``outcome="task"``), built once; else None."""
+        if self.config.outcome != "task":
+            return None
+        if self._task_outcome is None:
+            from world_model.outcomes import TaskOutcome
+
+            self._task_outcome = TaskOutcome.for_env(self.real.env_id, self.reward_mode)
+        return self._task_outcome
 
     def imagine(self, act) -> int:
         """One imagined step of every dream row with policy ``act`` (batched obs -> actions)."""

@@ -119,9 +119,15 @@ def train_native(config: TrainConfig, run_dir: Path, resume: bool, device: torch
     imagination = None
     if config.algo == "mbpo":  # the model-based variant: imagined transitions join the real ones
         mbpo = MBPOConfig(
-            refit_every=config.refit_every, first_fit=config.learning_starts, real_ratio=config.real_ratio
+            refit_every=config.refit_every,
+            first_fit=config.learning_starts,
+            real_ratio=config.real_ratio,
+            outcome=config.model_outcome,
+            model_step=config.model_step,
+            k_start=config.model_horizon[0],
+            k_end=config.model_horizon[1],
         )
-        imagination = Imagination(mbpo, replay, obs_space, act_space, config.seed)
+        imagination = Imagination(mbpo, replay, obs_space, act_space, config.seed, config.reward_mode)
     logger = RunLogger(run_dir, config.steps, step, config.progress)
     evals, checkpoints = _Schedule(config.eval_every, step), _Schedule(config.checkpoint_every, step)
     policy = TorchPolicy(agent)

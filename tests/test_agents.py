@@ -675,3 +675,29 @@ def test_a_failing_compiler_falls_back_to_eager_with_a_warning(monkeypatch):
         losses = agent.update(replay.sample(16, np.random.default_rng(0)), replay.keys)
     assert all(np.isfinite(v) for v in losses.values())
     assert agent._compiled == agent.losses  # later updates run eagerly without retrying
+
+
+def test_mbpo_with_task_outcomes_stores_imagined_rows_rewarded_by_the_task_rule():
+    from agents.mbpo import Imagination, MBPOConfig
+    from world_model.outcomes import TaskOutcome
+
+    real = collect_demonstrations("Groundworld/GoTo-v0", steps=600, seed=0, action_noise=0.3, reward_mode="dense")
+    env = gym.make("Groundworld/GoTo-v0")
+    config = MBPOConfig(first_fit=500, model_epochs=2, rollout_batch=16, outcome="task", model_step="mean")
+    imagination = Imagination(config, real, env.observation_space, env.action_space, seed=0)
+    assert imagination.refit_if_due(600)
+    dream = imagination.collector.vec
+    assert dream.outcome is not None and dream.elite_mean and not dream.sample
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        imagination.imagine(lambda obs: rng.uniform(-1, 1, (16, 2)).astype(np.float32))
+    rows = imagination.replay.rows()
+    assert len(rows["reward"]) == 16 * 3  # horizon 1: every other step restarts the rows
+    tensors = lambda prefix: obs_to_tensors({k: rows[prefix + k] for k in imagination.replay.keys})  # noqa: E731
+    rule = TaskOutcome.for_env("Groundworld/GoTo-v0", "dense")(
+        tensors("obs/"), torch.as_tensor(rows["action"]), tensors("next_obs/"), torch.as_tensor(rows["goal_object"])
+    )
+    np.testing.assert_allclose(rows["reward"], rule["reward"].numpy(), atol=1e-5)
+    np.testing.assert_array_equal(rows["is_terminal"], rule["success"].numpy() | rule["failure"].numpy())
+    with pytest.raises(ValueError, match="model_step"):
+        MBPOConfig(model_step="dream harder")

@@ -1,11 +1,14 @@
 """A batched Gymnasium vector env that steps the learned world model instead of MuJoCo.
 
 Imagined episodes start from real observations drawn from replay, step a random elite per
-row and step, and end when the model predicts termination, at ``horizon``, or when the
+row and step (drawing from its Gaussian with ``sample``; ``elite_mean`` steps the elites' average
+prediction instead), and end when the model predicts termination, at ``horizon``, or when the
 elites disagree more than ``max_disagreement`` (the model no longer knows: stop before it
 hallucinates). ``info["disagreement"]`` carries the disagreement of every step and
 ``info["goal"]["object"]`` the goal object of each row's start (for the agents' grounding loss); with
-``penalty > 0`` the reward is lowered by ``penalty x disagreement`` (MOPO). Any agent that
+``penalty > 0`` the reward is lowered by ``penalty x disagreement`` (MOPO). With ``outcome`` (a
+:class:`world_model.outcomes.TaskOutcome`) reward, success and termination follow the task's own
+rules on the imagined states instead of the learned heads (as MBPO's termination functions). Any agent that
 trains on a Gymnasium vector env can train in it, and :func:`sb3_vec_env` adapts it to
 Stable-Baselines3. With ``precision="auto"`` the model's hidden layers multiply in bfloat16 on
 CPUs that do so natively (about 1.4x the imagined steps per second here); its outputs, the
@@ -26,6 +29,7 @@ from agents.networks import obs_to_tensors
 from agents.replay import ReplayBuffer
 from agents.sac import uses_bf16
 from world_model.ensemble import EnsembleModel
+from world_model.outcomes import TaskOutcome
 
 
 class DreamVecEnv(VectorEnv):
@@ -42,19 +46,27 @@ class DreamVecEnv(VectorEnv):
         max_disagreement: float = 1.0,
         penalty: float = 0.0,
         sample: bool = True,
+        elite_mean: bool = False,
         action_space: spaces.Box | None = None,
         seed: int | None = None,
         precision: str = "auto",
         outcome_threshold: float | None = None,
+        outcome: TaskOutcome | None = None,
     ):
         if len(starts) == 0:
             raise ValueError("DreamVecEnv needs a non-empty buffer of start observations")
+        if outcome is not None and (starts.data["goal_object"][: len(starts)] < 0).any():
+            raise ValueError(
+                "task outcomes need each start row's goal object; this replay has rows without one "
+                "(goal_object = -1: recorded before replay format 2, or by an env without info['goal'])"
+            )
         self.model = model.eval()
         device = next(model.parameters()).device
         self.bf16 = uses_bf16(precision, device)  # "auto": bf16 hidden layers on CPUs that multiply it natively
         self.num_envs, self.horizon = num_envs, horizon
         self.max_disagreement, self.penalty, self.sample = max_disagreement, penalty, sample
-        self.outcome_threshold = outcome_threshold
+        self.elite_mean = elite_mean
+        self.outcome_threshold, self.outcome = outcome_threshold, outcome
         self.starts = starts
         obs_space = spaces.Dict({k: _space_like(starts, k) for k in starts.keys})
         self.single_observation_space = obs_space
@@ -67,12 +79,15 @@ class DreamVecEnv(VectorEnv):
         self._t = np.zeros(num_envs, dtype=np.int64)
         self._needs_reset = np.zeros(num_envs, dtype=bool)
         self._goal = np.full(num_envs, -1, dtype=np.int64)  # the start row's goal object, -1 if unknown
+        self._zone_color = np.full(num_envs, -1, dtype=np.int64)  # the goal zone's colour (task outcomes)
 
     def _draw_starts(self, rows: np.ndarray) -> dict[str, torch.Tensor]:
         """Start observations for the env ``rows`` (a boolean mask), drawn from the replay; each
         row's imagined episode keeps its start's goal object (``info["goal"]["object"]``)."""
         idx = self._rng.integers(0, len(self.starts), size=int(rows.sum()))
         self._goal[rows] = self.starts.data["goal_object"][idx]
+        if self.outcome is not None:
+            self._zone_color[rows] = self.outcome.goal_zone_colors(self.starts.data["obs/instruction"][idx])
         return obs_to_tensors({k: self.starts.data["obs/" + k][idx] for k in self.starts.keys})
 
     def _info(self) -> dict[str, Any]:
@@ -92,19 +107,15 @@ class DreamVecEnv(VectorEnv):
         if not np.isfinite(actions).all():
             raise ValueError("DreamVecEnv.step got NaN or inf actions")
         actions = np.clip(actions, self.single_action_space.low, self.single_action_space.high)
-        out = self.model.step(self._obs, torch.as_tensor(actions), self._torch_rng, self.sample, bf16=self.bf16)
+        out = self.model.step(
+            self._obs, torch.as_tensor(actions), self._torch_rng, self.sample, self.elite_mean, bf16=self.bf16
+        )
         disagreement = out["disagreement"].numpy()
-        reward = out["reward"].numpy() - self.penalty * disagreement
-        # success and termination are rare once-per-episode events: draw them with the predicted
-        # probability (a 0.5 threshold would almost never fire); deterministic without sampling.
-        # One draw for both: success ends an episode, so P(end) >= P(success) must not become
-        # P(success) + P(end) - P(both), an ending without success that the data never showed
-        if self.outcome_threshold is not None:  # only confident predictions end an imagined episode
-            draw = np.full(self.num_envs, self.outcome_threshold)
+        if self.outcome is not None:
+            success, terminated, reward = self._task_outcome(actions, out["next_obs"])
         else:
-            draw = self._rng.random(self.num_envs) if self.sample else np.full(self.num_envs, 0.5)
-        success = out["success"].numpy() > draw
-        terminated = (out["terminal"].numpy() > draw) | success
+            success, terminated, reward = self._learned_outcome(out)
+        reward = reward - self.penalty * disagreement
         self._t += 1
         truncated = ((self._t >= self.horizon) | (disagreement > self.max_disagreement)) & ~terminated
         next_obs = out["next_obs"]
@@ -128,6 +139,31 @@ class DreamVecEnv(VectorEnv):
             **self._info(),
         }
         return self._numpy(next_obs), reward.astype(np.float32), terminated, truncated, info
+
+    def _task_outcome(self, actions: np.ndarray, next_obs: dict[str, torch.Tensor]):
+        """Success, termination and reward by the task's own rules on the imagined step."""
+        rule = self.outcome(
+            self._obs,
+            torch.as_tensor(actions),
+            next_obs,
+            torch.as_tensor(self._goal),
+            torch.as_tensor(self._zone_color),
+        )
+        success = rule["success"].numpy()
+        return success, success | rule["failure"].numpy(), rule["reward"].numpy()
+
+    def _learned_outcome(self, out: dict[str, torch.Tensor]):
+        """Success, termination and reward from the model's learned heads."""
+        # success and termination are rare once-per-episode events: draw them with the predicted
+        # probability (a 0.5 threshold would almost never fire); deterministic without sampling.
+        # One draw for both: success ends an episode, so P(end) >= P(success) must not become
+        # P(success) + P(end) - P(both), an ending without success that the data never showed
+        if self.outcome_threshold is not None:  # only confident predictions end an imagined episode
+            draw = np.full(self.num_envs, self.outcome_threshold)
+        else:
+            draw = self._rng.random(self.num_envs) if self.sample else np.full(self.num_envs, 0.5)
+        success = out["success"].numpy() > draw
+        return success, (out["terminal"].numpy() > draw) | success, out["reward"].numpy()
 
     def _numpy(self, obs: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
         return {k: obs[k].numpy().astype(self.single_observation_space[k].dtype) for k in self.starts.keys}
