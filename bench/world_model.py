@@ -23,7 +23,7 @@ import agents
 import envs  # noqa: F401
 from agents.replay import ReplayBuffer
 from bench.common import RESULTS, markdown_table, write_json
-from world_model import DreamVecEnv, WorldModelConfig, fit
+from world_model import DreamVecEnv, EnsembleConfig, WorldModelConfig, fit
 from world_model.metrics import disagreement_correlation, imagined_vs_real, open_loop_error
 
 
@@ -57,12 +57,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--policy-run", default=None, help="run folder whose policy is used for imagined vs real")
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--name", default="world_model", help="report name in bench/results/")
+    parser.add_argument("--nll-beta", type=float, default=None, help="EnsembleConfig.nll_beta (default: its default)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     replay = ReplayBuffer.load(args.data)
     env_id = replay.env_id
     start = time.time()
-    model, history = fit(replay, WorldModelConfig(epochs=args.epochs))
+    ensemble = EnsembleConfig() if args.nll_beta is None else EnsembleConfig(nll_beta=args.nll_beta)
+    model, history = fit(replay, WorldModelConfig(epochs=args.epochs, ensemble=ensemble))
     fit_s = time.time() - start
     errors = open_loop_error(model, replay)
     report: dict = {
@@ -70,6 +72,7 @@ def main(argv: list[str] | None = None) -> dict:
         "transitions": len(replay),
         "fit seconds": round(fit_s),
         "epochs": len(history),
+        "nll_beta": ensemble.nll_beta,
         "open_loop": errors,
         "disagreement_corr": disagreement_correlation(model, replay),
         "throughput": throughput(model, replay, env_id),
@@ -79,7 +82,8 @@ def main(argv: list[str] | None = None) -> dict:
         report["imagined_vs_real"] = imagined_vs_real(model, policy, env_id)
     rows = [{"k": k, **{name: round(v, 4) for name, v in comps.items()}} for k, comps in errors.items()]
     text = [
-        f"world model on {env_id}: {len(replay)} transitions, fitted in {fit_s:.0f} s ({len(history)} epochs)",
+        f"world model on {env_id}: {len(replay)} transitions, fitted in {fit_s:.0f} s ({len(history)} epochs, "
+        f"nll_beta {ensemble.nll_beta})",
         "",
         markdown_table(rows, list(rows[0])),
         "",

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import math
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -17,6 +21,7 @@ from agents.sac import SACAgent, SACConfig
 from world_model.codec import StateCodec
 from world_model.ensemble import EnsembleConfig, Normalizer
 from world_model.metrics import disagreement_correlation, episode_windows, open_loop_error
+from world_model.outcomes import TaskOutcome
 from world_model.training import WorldModelConfig, split_episodes
 
 SMALL = EnsembleConfig(members=3, elites=2, hidden=64, layers=2)
@@ -425,6 +430,27 @@ def test_imagination_stays_inside_the_training_envelope(goto_model, goto_data):
     torch.testing.assert_close(after[~present], state[~present])
 
 
+def test_objects_over_the_table_cannot_sink_into_it_but_past_its_edge_they_fall(goto_model, goto_data):
+    """The table envelope: over the table an object keeps the elevation and vertical velocity
+    seen there in training; beyond its edge only the global envelope holds."""
+    low, high = goto_model.table_low, goto_model.table_high
+    assert torch.isfinite(low).all() and low[0] < 0.0 < high[0] and high[0] < 0.01  # within a centimetre of resting
+    rows = goto_data.rows()
+    obs = obs_to_tensors({k: rows["obs/" + k][:2] for k in goto_data.keys})
+    p = goto_model.codec.proprio_dim
+    state = goto_model.codec.dynamic(obs)
+    sinking = state.clone()
+    objects = sinking[:, p:].view(2, -1, 6)
+    objects[:, 0, 2] = -0.2  # 20 cm into the table, falling at 3 m/s
+    objects[:, 0, 5] = -3.0
+    objects[1, 0, 0] = 0.6  # row 1: that object is past the table's edge
+    held = goto_model.table_contact(obs, sinking)[:, p:].view(2, -1, 6)
+    half = obs["objects"][:, 0, 15]
+    assert held[0, 0, 2] >= half[0] + low[0] - 1e-6 and held[0, 0, 5] >= low[1] - 1e-6
+    assert held[1, 0, 2] == -0.2 and held[1, 0, 5] == -3.0
+    torch.testing.assert_close(held[:, 1:], objects[:, 1:])  # other objects untouched
+
+
 def test_dream_env_carries_each_start_rows_goal_object_for_the_grounding_loss(goto_model, goto_data):
     dream = world_model.DreamVecEnv(goto_model, goto_data, num_envs=8, horizon=2, max_disagreement=1e9, seed=0)
     obs, info = dream.reset(seed=3)
@@ -482,3 +508,72 @@ def test_dream_env_outcome_threshold_ends_episodes_only_on_confident_predictions
     _, _, terminated, _, info = dream.step(np.zeros((64, 2), dtype=np.float32))
     np.testing.assert_array_equal(terminated, obs["proprio"][:, 0] > 0)
     np.testing.assert_array_equal(info["is_success"], terminated)
+
+
+def test_dream_env_with_task_outcomes_ends_exactly_where_the_task_rule_says(goto_model, goto_data, monkeypatch):
+    """A model that moves the ball onto its goal object in half the rows: those rows, and only
+    those, succeed and end, with the env's dense reward."""
+    outcome = TaskOutcome.for_env("Groundworld/GoTo-v0", "dense")
+    holder = {}
+
+    def fake_step(obs, action, generator=None, sample=True, elite_mean=False, bf16=False):
+        goal = torch.as_tensor(holder["dream"]._goal)
+        target = obs["objects"][torch.arange(len(goal)), goal]
+        proprio = obs["proprio"].clone()
+        arrive = obs["proprio"][:, 0] > 0
+        proprio[arrive, :2] = target[arrive, :2] + torch.tensor([1.0, 0.0]) * (target[arrive, 15:16] + 0.045)
+        zero = torch.zeros(len(goal))
+        return {
+            "next_obs": {**obs, "proprio": proprio},
+            "reward": zero,
+            "success": zero,
+            "terminal": zero,
+            "disagreement": zero,
+        }
+
+    monkeypatch.setattr(goto_model, "step", fake_step)
+    dream = world_model.DreamVecEnv(goto_model, goto_data, num_envs=64, horizon=1000, seed=0, outcome=outcome)
+    holder["dream"] = dream
+    obs, _ = dream.reset(seed=0)
+    action = np.zeros((64, 2), dtype=np.float32)
+    next_obs, reward, terminated, _, info = dream.step(action)
+    arrive = obs["proprio"][:, 0] > 0
+    assert 0 < arrive.sum() < 64
+    np.testing.assert_array_equal(terminated, arrive)
+    np.testing.assert_array_equal(info["is_success"], arrive)
+    expected = outcome(
+        obs_to_tensors(obs), torch.as_tensor(action), obs_to_tensors(next_obs), torch.as_tensor(info["goal"]["object"])
+    )
+    np.testing.assert_allclose(reward, expected["reward"].numpy(), atol=1e-6)
+    assert (reward[arrive] > 1.0).all() and (np.abs(reward[~arrive]) < 1e-6).all()  # bonus + progress; no move
+
+
+def test_dream_env_refuses_task_outcomes_without_goal_labels(goto_model, goto_data):
+    unlabelled = copy.deepcopy(goto_data)
+    unlabelled.data["goal_object"][:] = -1  # as a replay of format 1
+    with pytest.raises(ValueError, match="goal object"):
+        world_model.DreamVecEnv(goto_model, unlabelled, outcome=TaskOutcome.for_env("Groundworld/GoTo-v0"))
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5])
+def test_beta_nll_weights_each_features_pull_on_the_mean_by_its_variance(goto_data, beta):
+    """With beta-NLL a feature predicted with variance v pulls its mean v**beta times as hard as
+    under the plain NLL (whose pull is error / v): noisy-looking rare changes still get fitted."""
+    env = gym.make("Groundworld/GoTo-v0")
+    model = world_model.EnsembleModel(env.observation_space, 2, dataclasses.replace(SMALL, nll_beta=beta))
+    rows = goto_data.rows()
+    zeros = torch.zeros(4)  # reward, success and termination do not touch the state's mean
+    obs = obs_to_tensors({k: rows["obs/" + k][:4] for k in goto_data.keys})
+    next_obs = obs_to_tensors({k: rows["next_obs/" + k][:4] for k in goto_data.keys})
+    pred = model(obs, torch.as_tensor(rows["action"][:4]), next_obs=next_obs)
+    mean = torch.zeros_like(pred.delta_mean, requires_grad=True)
+    logvar = torch.zeros_like(pred.delta_logvar)
+    logvar[..., 0], logvar[..., 1] = math.log(4.0), 0.0  # proprio x: variance 4, proprio y: variance 1
+    fixed = dataclasses.replace(pred, delta_mean=mean, delta_logvar=logvar, move_logit=None, goal_scores=None)
+    model.forward = lambda *a, **k: fixed
+    model.loss(obs, torch.as_tensor(rows["action"][:4]), next_obs, zeros, zeros, zeros)[0].backward()
+    target = model.delta_norm(model.codec.dynamic(next_obs) - model.codec.dynamic(obs))
+    pull = mean.grad[..., :2] / -target[:, :2]  # d loss / d mean = -2 (target - mean) w / v / count
+    ratio = (pull[..., 0] / pull[..., 1])[target[:, :2].abs().min(-1).values.expand(pull.shape[:-1]) > 1e-3]
+    assert ratio.numel() >= 4
+    torch.testing.assert_close(ratio, torch.full_like(ratio, 4.0**beta / 4.0))

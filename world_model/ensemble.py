@@ -24,8 +24,9 @@ from torch.nn import functional as F
 
 from agents.networks import GoalPointer, InstructionEncoder, grounding_loss
 from envs.base import OBJECT_DYNAMIC, OBJECT_FEATURES, ZONE_GEOMETRY, effector_xy
+from envs.scene import TABLE_HALF
 from world_model.codec import StateCodec
-from world_model.objects import PAIR_FEATURES, object_inputs
+from world_model.objects import HALF_EXTENT, PAIR_FEATURES, object_inputs
 
 
 @dataclass
@@ -64,6 +65,11 @@ class EnsembleConfig:
     on a few thousand transitions."""
     physics_hidden: int = 64
     """Width of the body and object heads' hidden layers (each has ``layers`` of them)."""
+    nll_beta: float = 0.0
+    """beta-NLL (Seitzer et al., 2022): each feature's Gaussian NLL is weighted by its predicted
+    variance to the power beta (not differentiated). 0 is the plain NLL, under which the mean
+    barely fits changes the model calls noisy (an object struck or falling off the edge); 0.5
+    is the paper's default."""
 
 
 GAP_FEATURES = 4
@@ -204,6 +210,9 @@ class EnsembleModel(nn.Module):
         self.register_buffer("state_low", torch.full((self.codec.dim,), -math.inf))
         self.register_buffer("state_high", torch.full((self.codec.dim,), math.inf))
         self.register_buffer("reward_std", torch.ones(()))  # the training rewards' scale
+        # the range of (elevation, vertical velocity) of objects over the table in the training data
+        self.register_buffer("table_low", torch.full((2,), -math.inf))
+        self.register_buffer("table_high", torch.full((2,), math.inf))
 
     # ---------------------------------------------------------------- small named pieces
     def inputs(
@@ -266,7 +275,27 @@ class EnsembleModel(nn.Module):
             gate = gate * torch.cat([body, moving.to(gate.dtype).repeat_interleave(OBJECT_DYNAMIC, -1)], -1)
         state = self.codec.dynamic(obs)
         after = state + self.delta_norm.inverse(delta * self.learned()) * gate
-        return torch.where(gate > 0, torch.clamp(after, self.state_low, self.state_high), after)
+        after = torch.where(gate > 0, torch.clamp(after, self.state_low, self.state_high), after)
+        return self.table_contact(obs, after)
+
+    def table_contact(self, obs: dict[str, torch.Tensor], state: torch.Tensor) -> torch.Tensor:
+        """``state`` (..., B, dim) with every object over the table held inside the range of
+        elevation and vertical velocity that objects over the table had in the training data
+        (``table_low``, ``table_high``). The table is rigid: the global envelope must allow an
+        object that fell off it to be far below, but over it, an imagined object that starts to
+        sink cannot keep sinking and pick up speed."""
+        if not torch.isfinite(self.table_low).all():  # not fitted (older checkpoints): unchanged
+            return state
+        p, n = self.codec.proprio_dim, self.codec.num_objects
+        objects = state[..., p:].unflatten(-1, (n, OBJECT_DYNAMIC))
+        half = obs["objects"][..., HALF_EXTENT].expand(objects.shape[:-1])
+        over = objects[..., :2].abs().amax(-1) <= TABLE_HALF
+        z = torch.where(
+            over, objects[..., 2].clamp(half + self.table_low[0], half + self.table_high[0]), objects[..., 2]
+        )
+        vz = torch.where(over, objects[..., 5].clamp(self.table_low[1], self.table_high[1]), objects[..., 5])
+        objects = torch.cat([objects[..., :2], z[..., None], objects[..., 3:5], vz[..., None]], -1)
+        return torch.cat([state[..., :p], objects.flatten(-2)], -1)
 
     def task(
         self,
@@ -370,6 +399,8 @@ class EnsembleModel(nn.Module):
         mask = self.codec.dynamic_mask(obs) * self.learned()
         inv_var = torch.exp(-pred.delta_logvar)
         nll = (((pred.delta_mean - target) ** 2) * inv_var + pred.delta_logvar) * mask
+        if self.config.nll_beta > 0:  # beta-NLL: rare large changes (impacts, falls) keep their pull on the mean
+            nll = nll * torch.exp(self.config.nll_beta * pred.delta_logvar).detach()
         per_member = nll.sum(-1) / mask.sum(-1)
         reward_loss = (pred.reward - reward) ** 2
         success_loss = F.binary_cross_entropy_with_logits(

@@ -28,9 +28,10 @@ from agents.checkpoint import load_checkpoint, load_state, save_checkpoint
 from agents.networks import obs_to_tensors
 from agents.replay import ReplayBuffer
 from envs.base import OBJECT_DYNAMIC, OBJECT_FEATURES
+from envs.scene import TABLE_HALF
 from envs.video import check_writable_dir
 from world_model.ensemble import EnsembleConfig, EnsembleModel, Normalizer
-from world_model.objects import object_inputs
+from world_model.objects import HALF_EXTENT, object_inputs
 
 
 @dataclass
@@ -135,6 +136,7 @@ def fit_normalizers(model: EnsembleModel, data: dict[str, Any]) -> None:
     model.state_norm.fit(state, mask)
     model.delta_norm.fit(delta, mask)
     fit_envelope(model, state, mask)
+    fit_table_envelope(model, data["obs"])
     model.reward_std.fill_(float(data["reward"].std().clamp(min=1e-3)))
     if model.config.factored:
         # one network serves every slot, so every slot gets the same statistics (slots are shuffled)
@@ -165,6 +167,19 @@ def fit_envelope(model: EnsembleModel, state: torch.Tensor, mask: torch.Tensor, 
     width = torch.where(seen, high - low, 0.0)
     model.state_low.copy_(torch.where(seen, low - margin * width, -torch.inf))
     model.state_high.copy_(torch.where(seen, high + margin * width, torch.inf))
+
+
+def fit_table_envelope(model: EnsembleModel, obs: dict[str, torch.Tensor], margin: float = 0.1) -> None:
+    """The range of elevation (height above resting on the table) and vertical velocity of the
+    present objects over the table, widened by ``margin`` of its width on both sides."""
+    objects = obs["objects"].flatten(0, 1)
+    over = (obs["object_mask"].flatten() > 0.5) & (objects[:, :2].abs().amax(-1) <= TABLE_HALF)
+    if not over.any():
+        return
+    vertical = torch.stack([objects[over, 2] - objects[over, HALF_EXTENT], objects[over, 5]], -1)
+    low, high = vertical.amin(0), vertical.amax(0)
+    model.table_low.copy_(low - margin * (high - low))
+    model.table_high.copy_(high + margin * (high - low))
 
 
 def _pool_object_slots(norm: Normalizer, x: torch.Tensor, mask: torch.Tensor, proprio_dim: int) -> None:
@@ -265,7 +280,7 @@ def load_world_model(path: str | Path) -> tuple[EnsembleModel, str]:
     config = EnsembleConfig(**{"move_gate": False, "pointer": False, "factored": False, **payload["ensemble"]})
     model = EnsembleModel(space, payload["action_dim"], config)
     state = dict(payload["model"])
-    for key in ("state_low", "state_high", "reward_std"):  # older checkpoints: unbounded, unscaled
+    for key in ("state_low", "state_high", "reward_std", "table_low", "table_high"):  # older: unbounded, unscaled
         state.setdefault(key, getattr(model, key))
     load_state(model, state, "world model")
     return model, payload["env"]
