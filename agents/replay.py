@@ -24,6 +24,7 @@ env id, tokenizer version), written atomically.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from pathlib import Path
@@ -110,6 +111,21 @@ class ReplayBuffer:
             np.arange(self.size) if self.size < self.capacity else (self.pos + np.arange(self.capacity)) % self.capacity
         )
         return {key: value[order] for key, value in self.data.items()}
+
+    def split(self, n: int) -> tuple[ReplayBuffer, ReplayBuffer]:
+        """The first ``n`` stored rows (insertion order) and the rest, as two new buffers: what an
+        agent had after ``n`` steps, and what came later."""
+        if not 0 < n < self.size:
+            raise ValueError(f"split point {n} must be inside the buffer's {self.size} rows")
+        rows = self.rows()
+        return self._from_rows(rows, slice(0, n)), self._from_rows(rows, slice(n, self.size))
+
+    def _from_rows(self, rows: dict[str, np.ndarray], part: slice) -> ReplayBuffer:
+        out = copy.copy(self)  # same keys, env id and action size; fresh arrays below
+        out.data = {key: value[part].copy() for key, value in rows.items()}
+        out.capacity = out.size = len(out.data["reward"])
+        out.pos = 0
+        return out
 
     # ---------------------------------------------------------------- files
     def save(self, path: str | os.PathLike) -> Path:

@@ -24,7 +24,8 @@ import envs  # noqa: F401
 from agents.replay import ReplayBuffer
 from bench.common import RESULTS, markdown_table, write_json
 from world_model import DreamVecEnv, EnsembleConfig, WorldModelConfig, fit
-from world_model.metrics import disagreement_correlation, imagined_vs_real, open_loop_error
+from world_model.metrics import disagreement_correlation, imagined_vs_real, open_loop_error, outcome_prediction
+from world_model.outcomes import TaskOutcome
 
 
 def throughput(model, replay: ReplayBuffer, env_id: str, rows: int = 4096, steps: int = 20) -> dict:
@@ -57,37 +58,55 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--policy-run", default=None, help="run folder whose policy is used for imagined vs real")
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--name", default="world_model", help="report name in bench/results/")
+    parser.add_argument(
+        "--fit-rows",
+        type=int,
+        default=None,
+        help="fit on the first N rows only (what an agent had after N steps) and measure on the rest",
+    )
+    parser.add_argument("--reward-mode", default="dense", help="reward mode the replay was recorded with")
     parser.add_argument("--nll-beta", type=float, default=None, help="EnsembleConfig.nll_beta (default: its default)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     replay = ReplayBuffer.load(args.data)
     env_id = replay.env_id
+    train, test = replay.split(args.fit_rows) if args.fit_rows else (replay, replay)
     start = time.time()
     ensemble = EnsembleConfig() if args.nll_beta is None else EnsembleConfig(nll_beta=args.nll_beta)
-    model, history = fit(replay, WorldModelConfig(epochs=args.epochs, ensemble=ensemble))
+    model, history = fit(train, WorldModelConfig(epochs=args.epochs, ensemble=ensemble))
     fit_s = time.time() - start
-    errors = open_loop_error(model, replay)
+    errors = open_loop_error(model, test)
+    outcome = None  # the task's rules, where they are written down and the replay has goal labels
+    if TaskOutcome.knows(env_id) and (test.rows()["goal_object"] >= 0).all():
+        outcome = TaskOutcome.for_env(env_id, args.reward_mode)
     report: dict = {
         "env": env_id,
-        "transitions": len(replay),
+        "transitions": len(train),
+        "measured on": "the fitted rows" if test is replay else f"the {len(test)} rows after them",
         "fit seconds": round(fit_s),
         "epochs": len(history),
         "nll_beta": ensemble.nll_beta,
         "open_loop": errors,
-        "disagreement_corr": disagreement_correlation(model, replay),
+        "disagreement_corr": disagreement_correlation(model, test),
+        "outcomes": outcome_prediction(model, test, outcome),
         "throughput": throughput(model, replay, env_id),
     }
     if args.policy_run:
         policy, _ = agents.load_policy(args.policy_run)
         report["imagined_vs_real"] = imagined_vs_real(model, policy, env_id)
     rows = [{"k": k, **{name: round(v, 4) for name, v in comps.items()}} for k, comps in errors.items()]
+    outcome_rows = [{"measure": name, "value": round(v, 3)} for name, v in report["outcomes"].items()]
     text = [
-        f"world model on {env_id}: {len(replay)} transitions, fitted in {fit_s:.0f} s ({len(history)} epochs, "
-        f"nll_beta {ensemble.nll_beta})",
+        f"world model on {env_id}: {len(train)} transitions, fitted in {fit_s:.0f} s ({len(history)} epochs, "
+        f"nll_beta {ensemble.nll_beta}); measured on {report['measured on']}",
         "",
         markdown_table(rows, list(rows[0])),
         "",
         f"disagreement-error correlation: {report['disagreement_corr']:.3f}",
+        "",
+        "imagined rewards and successes against the real ones (real start and action):",
+        "",
+        markdown_table(outcome_rows, ["measure", "value"]),
         "",
         markdown_table([report["throughput"]], list(report["throughput"])),
     ]

@@ -701,3 +701,20 @@ def test_mbpo_with_task_outcomes_stores_imagined_rows_rewarded_by_the_task_rule(
     np.testing.assert_array_equal(rows["is_terminal"], rule["success"].numpy() | rule["failure"].numpy())
     with pytest.raises(ValueError, match="model_step"):
         MBPOConfig(model_step="dream harder")
+
+
+def test_replay_split_keeps_insertion_order_and_refuses_points_outside():
+    env = gym.make("Groundworld/GoTo-v0")
+    replay = ReplayBuffer(env.observation_space, 2, 8, "Groundworld/GoTo-v0")
+    obs = {k: v[None] for k, v in env.reset(seed=0)[0].items()}
+    for t in range(11):  # a ring buffer that wrapped: rows 3..10 remain
+        replay.add(obs, np.zeros((1, 2), np.float32), [float(t)], obs, [False], [False], [t == 0], [0], [t])
+    first, rest = replay.split(5)
+    np.testing.assert_array_equal(first.rows()["reward"], [3, 4, 5, 6, 7])
+    np.testing.assert_array_equal(rest.rows()["reward"], [8, 9, 10])
+    assert first.env_id == rest.env_id == replay.env_id and first.keys == replay.keys
+    rest.add(obs, np.zeros((1, 2), np.float32), [99.0], obs, [False], [False], [False], [0], [11])
+    np.testing.assert_array_equal(replay.rows()["reward"][-3:], [8, 9, 10])  # the original is untouched
+    for bad in (0, 8):
+        with pytest.raises(ValueError, match="split point"):
+            replay.split(bad)

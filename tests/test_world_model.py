@@ -20,7 +20,7 @@ from agents.replay import ReplayBuffer
 from agents.sac import SACAgent, SACConfig
 from world_model.codec import StateCodec
 from world_model.ensemble import EnsembleConfig, Normalizer
-from world_model.metrics import disagreement_correlation, episode_windows, open_loop_error
+from world_model.metrics import disagreement_correlation, episode_windows, open_loop_error, outcome_prediction
 from world_model.outcomes import TaskOutcome
 from world_model.training import WorldModelConfig, split_episodes
 
@@ -577,3 +577,25 @@ def test_beta_nll_weights_each_features_pull_on_the_mean_by_its_variance(goto_da
     ratio = (pull[..., 0] / pull[..., 1])[target[:, :2].abs().min(-1).values.expand(pull.shape[:-1]) > 1e-3]
     assert ratio.numel() >= 4
     torch.testing.assert_close(ratio, torch.full_like(ratio, 4.0**beta / 4.0))
+
+
+def test_outcome_prediction_scores_a_perfect_model_perfectly_and_the_fitted_one_below(
+    goto_model, goto_data, monkeypatch
+):
+    outcome = TaskOutcome.for_env("Groundworld/GoTo-v0", "dense")
+    fitted = outcome_prediction(goto_model, goto_data, outcome)
+    rows = goto_data.rows()
+    real_next = obs_to_tensors({k: rows["next_obs/" + k] for k in goto_data.keys})
+
+    def perfect_step(obs, action, generator=None, sample=True, elite_mean=False, bf16=False):
+        zero = torch.zeros(len(action))
+        return {"next_obs": real_next, "reward": torch.as_tensor(rows["reward"]), "success": zero, "terminal": zero}
+
+    monkeypatch.setattr(goto_model, "step", perfect_step)
+    perfect = outcome_prediction(goto_model, goto_data, outcome)
+    assert perfect["success steps"] > 5  # oracle demonstrations succeed
+    for name in ("elites' mean", "sampled"):
+        assert perfect[f"rule reward corr ({name})"] == pytest.approx(1.0, abs=1e-6)
+        assert perfect[f"rule success recall ({name})"] == 1.0 and perfect[f"rule success precision ({name})"] == 1.0
+    assert perfect["learned reward corr"] == pytest.approx(1.0)
+    assert 0.0 < fitted["rule reward corr (elites' mean)"] < 1.0

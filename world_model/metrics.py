@@ -10,6 +10,7 @@ from agents.networks import obs_to_tensors
 from agents.replay import ReplayBuffer
 from world_model.codec import OBJECT_DYNAMIC
 from world_model.ensemble import EnsembleModel
+from world_model.outcomes import TaskOutcome
 
 
 def by_episode(rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -131,3 +132,39 @@ def imagined_vs_real(model: EnsembleModel, policy, env_id: str, episodes: int = 
         "imagined success (mean p)": float(imag.mean()),
         "agreement (p > 0.5)": float((real == (imag > 0.5)).mean()),
     }
+
+
+@torch.no_grad()
+def outcome_prediction(model: EnsembleModel, buffer: ReplayBuffer, outcome: TaskOutcome | None = None) -> dict:
+    """How well imagined rewards and successes match the real ones on ``buffer``'s transitions
+    (real start, real action): the learned heads', and with ``outcome`` the task's rules applied
+    to the imagined next state, from the elites' mean and from a sampled step (as MBPO imagines)."""
+    rows = buffer.rows()
+    obs = obs_to_tensors({k: rows["obs/" + k] for k in buffer.keys})
+    action = torch.as_tensor(rows["action"])
+    reward = rows["reward"]
+    real_success = rows["is_success"]
+    out = model.step(obs, action, elite_mean=True)
+    report = {
+        "success steps": int(real_success.sum()),
+        "learned reward corr": _corr(out["reward"].numpy(), reward),
+        "learned P(success) on success steps": float(out["success"].numpy()[real_success].mean())
+        if real_success.any()
+        else float("nan"),
+        "learned P(success) elsewhere": float(out["success"].numpy()[~real_success].mean()),
+    }
+    if outcome is not None:
+        goal = torch.as_tensor(rows["goal_object"])
+        zone = torch.as_tensor(outcome.goal_zone_colors(rows["obs/instruction"]))
+        sampled = model.step(obs, action, torch.Generator().manual_seed(0), sample=True)
+        for name, step in (("elites' mean", out), ("sampled", sampled)):
+            rule = outcome(obs, action, step["next_obs"], goal, zone)
+            report[f"rule reward corr ({name})"] = _corr(rule["reward"].numpy(), reward)
+            hit = rule["success"].numpy()
+            report[f"rule success recall ({name})"] = float(hit[real_success].mean()) if real_success.any() else 0.0
+            report[f"rule success precision ({name})"] = float(real_success[hit].mean()) if hit.any() else 0.0
+    return report
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(a, b)[0, 1])

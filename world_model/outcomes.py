@@ -60,6 +60,15 @@ class TaskOutcome:
         finally:
             env.close()
 
+    @staticmethod
+    def knows(env_id: str) -> bool:
+        """Whether the rules of registered task ``env_id`` are written down here."""
+        env = gym.make(env_id)
+        try:
+            return env.unwrapped.goal_type.kind in KINDS
+        finally:
+            env.close()
+
     @classmethod
     def from_env(cls, env: GroundworldEnv) -> TaskOutcome:
         kind = env.goal_type.kind
