@@ -348,8 +348,7 @@ RESUME_OVERRIDES = (
 def config_from_args(args: dict[str, Any], resume: bool) -> TrainConfig:
     """The run's config: flags over defaults; with ``resume``, flags over the saved config,
     where only the fields in :data:`RESUME_OVERRIDES` may change."""
-    if "hidden" in args:  # argparse gives a list
-        args = {**args, "hidden": tuple(args["hidden"])}
+    args = {k: tuple(v) if isinstance(v, list) else v for k, v in args.items()}  # argparse gives lists
     run_dir = Path(args.get("run_dir", TrainConfig.run_dir))
     saved = run_dir / "config.json"
     if not resume or not saved.exists():

@@ -718,3 +718,15 @@ def test_replay_split_keeps_insertion_order_and_refuses_points_outside():
     for bad in (0, 8):
         with pytest.raises(ValueError, match="split point"):
             replay.split(bad)
+
+
+def test_list_flags_resume_without_a_spurious_difference(tmp_path):
+    from agents.training import config_from_args
+
+    run = tmp_path / "run"
+    run.mkdir()
+    flags = {"run_dir": str(run), "algo": "mbpo", "model_horizon": [5, 5], "hidden": [64, 64]}  # as argparse gives
+    config = config_from_args(flags, resume=False)
+    assert config.model_horizon == (5, 5) and config.hidden == (64, 64)
+    config.save(run / "config.json")
+    assert config_from_args({**flags, "steps": 9000}, resume=True).model_horizon == (5, 5)
