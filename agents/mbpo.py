@@ -57,9 +57,10 @@ class MBPOConfig:
 
     model_step: str = "sample"
     """How an imagined step is drawn from the ensemble: "sample" (a random elite's Gaussian, as
-    MBPO), "elite" (a random elite's mean) or "mean" (the elites' average). Fitted on a few
-    thousand transitions the predicted variance is wide: the task rules' reward on sampled
-    steps correlates 0.64 with the real one, 0.84 on an elite's mean, 0.90 on the average."""
+    MBPO), "elite" (a random elite's mean) or "mean" (the elites' average). Fitted on 2k GoTo
+    transitions the predicted variance is wide: the task rules' reward on a sampled step
+    correlates 0.63 with the real one, on the average 0.90 (``bench.world_model --fit-rows``);
+    yet in one 6k-step MBPO run sampling learned faster (README, *Results*)."""
 
     def __post_init__(self) -> None:
         if self.model_step not in MODEL_STEPS:

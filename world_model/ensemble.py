@@ -275,8 +275,8 @@ class EnsembleModel(nn.Module):
             gate = gate * torch.cat([body, moving.to(gate.dtype).repeat_interleave(OBJECT_DYNAMIC, -1)], -1)
         state = self.codec.dynamic(obs)
         after = state + self.delta_norm.inverse(delta * self.learned()) * gate
-        after = torch.where(gate > 0, torch.clamp(after, self.state_low, self.state_high), after)
-        return self.table_contact(obs, after)
+        held = self.table_contact(obs, torch.clamp(after, self.state_low, self.state_high))
+        return torch.where(gate > 0, held, after)
 
     def table_contact(self, obs: dict[str, torch.Tensor], state: torch.Tensor) -> torch.Tensor:
         """``state`` (..., B, dim) with every object over the table held inside the range of
