@@ -354,6 +354,7 @@ def config_from_args(args: dict[str, Any], resume: bool) -> TrainConfig:
     if not resume or not saved.exists():
         return TrainConfig(**args)
     config = TrainConfig.load(saved)
+    config.run_dir = str(run_dir)  # the folder being resumed, wherever it was first written
     for key, value in args.items():
         if key == "run_dir" or value == getattr(config, key):
             continue

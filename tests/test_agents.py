@@ -730,3 +730,14 @@ def test_list_flags_resume_without_a_spurious_difference(tmp_path):
     assert config.model_horizon == (5, 5) and config.hidden == (64, 64)
     config.save(run / "config.json")
     assert config_from_args({**flags, "steps": 9000}, resume=True).model_horizon == (5, 5)
+
+
+def test_a_copied_run_resumes_in_its_new_folder(tmp_path):
+    from agents.training import config_from_args
+
+    first = tmp_path / "first"
+    first.mkdir()
+    TrainConfig(run_dir=str(first), steps=1000).save(first / "config.json")
+    copy = tmp_path / "copy"
+    shutil.copytree(first, copy)
+    assert config_from_args({"run_dir": str(copy), "steps": 2000}, resume=True).run_dir == str(copy)
