@@ -1,0 +1,22 @@
+"""Benchmark helpers that turn logs into reported figures."""
+
+from __future__ import annotations
+
+from bench.curves import curve, first_reaching
+
+
+def test_curves_add_up_the_clock_of_a_resumed_run_and_find_the_first_evaluation_over_the_bar(tmp_path):
+    (tmp_path / "progress.csv").write_text(
+        "step,wall_s,train_success,eval_success\n"
+        "1000,10.0,0.1,0.2\n"
+        "2000,30.0,0.5,0.95\n"
+        "3000,5.0,0.9,0.85\n"  # resumed: the clock restarted
+        "4000,20.0,0.9,\n"  # a row without an evaluation
+        "5000,40.0,1.0,0.97\n"
+    )
+    points = curve(tmp_path)
+    assert [p["step"] for p in points] == [1000, 2000, 3000, 5000]
+    assert [p["wall"] for p in points] == [10.0, 30.0, 35.0, 70.0]
+    assert first_reaching(points, 0.9)["step"] == 2000
+    assert first_reaching(points, 0.96)["wall"] == 70.0
+    assert first_reaching(points, 0.99) is None
