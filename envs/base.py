@@ -117,6 +117,7 @@ class GroundworldEnv(gym.Env):
     success_bonus: ClassVar[float] = 1.0
     progress_scale: ClassVar[float] = 5.0
     ctrl_cost: ClassVar[float] = 0.01
+    approach_weight: ClassVar[float] = 0.3  # weight of the effector-object gap in object-moving potentials
 
     def __init__(self, **kwargs: Any):
         self.config = self.config_class.from_kwargs(kwargs, type(self).__name__)

@@ -62,7 +62,7 @@ class KnockOffEnv(GroundworldEnv):
     def potential(self) -> float:
         target = self.goal.targets[0]
         to_edge = max(0.0, scene.TABLE_HALF - float(np.max(np.abs(self.scene_view.object_pos[target, :2]))))
-        return -to_edge - 0.3 * max(0.0, self.scene_view.gap(target))
+        return -to_edge - self.approach_weight * max(0.0, self.scene_view.gap(target))
 
     def goal_target(self) -> tuple[int, np.ndarray]:
         x, y = self.exit_point()

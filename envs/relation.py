@@ -64,7 +64,7 @@ class RelationEnv(GroundworldEnv):
     def potential(self) -> float:
         target = self.goal.targets[0]
         distance = float(np.hypot(*(self.scene_view.object_pos[target, :2] - self._aim())))
-        return -distance - 0.3 * self.scene_view.gap(target)
+        return -distance - self.approach_weight * self.scene_view.gap(target)
 
     def goal_target(self) -> tuple[int, np.ndarray]:
         target = self.goal.targets[0]

@@ -26,12 +26,10 @@ import torch
 from envs import language, scene, tokenizer
 from envs.base import GroundworldEnv, effector_xy
 from envs.language import TOUCH_TOLERANCE
+from world_model.objects import HALF_EXTENT
 
 KINDS = ("goto", "touch", "push")
 """Goal kinds whose rules :class:`TaskOutcome` evaluates."""
-
-HALF_EXTENT = 15
-"""Index of an object's half-extent among its observed features."""
 
 ZONE_COLOR = slice(3, 9)
 """The colour one-hot among a zone's observed features (after x, y, radius)."""
@@ -50,6 +48,8 @@ class TaskOutcome:
     progress_scale: float
     success_bonus: float
     ctrl_cost: float
+    approach_weight: float
+    """Weight of the effector-object gap in the push potential."""
 
     @classmethod
     def for_env(cls, env_id: str, reward_mode: str = "dense") -> TaskOutcome:
@@ -84,6 +84,7 @@ class TaskOutcome:
             progress_scale=env.progress_scale,
             success_bonus=env.success_bonus,
             ctrl_cost=env.ctrl_cost,
+            approach_weight=env.approach_weight,
         )
 
     def goal_zone_colors(self, instructions: np.ndarray) -> np.ndarray:
@@ -137,7 +138,7 @@ class TaskOutcome:
         rows = torch.arange(len(goal_object))
         zone = _zone(obs, goal_zone_color)
         distance = (obs["objects"][rows, goal_object, :2] - zone[:, :2]).norm(dim=-1)
-        return -distance - 0.3 * gap
+        return -distance - self.approach_weight * gap
 
     def _gap(self, obs: dict[str, torch.Tensor], goal_object: torch.Tensor) -> torch.Tensor:
         """(B,) table-plane distance between the effector's and the goal object's surfaces."""
