@@ -23,6 +23,7 @@ from envs.language import Goal, SceneView, Status
 from envs.scene import MAX_OBJECTS, MAX_ZONES, TABLE_TOP, ObjectSpec, ZoneSpec
 
 OBJECT_FEATURES = 16  # position (3), velocity (3), colour one-hot (6), shape one-hot (3), half-extent (1)
+HALF_EXTENT = OBJECT_FEATURES - 1  # index of an object's half-extent (its resting height) among its features
 OBJECT_DYNAMIC = 6  # the first OBJECT_DYNAMIC object features change within an episode, the rest are attributes
 ZONE_FEATURES = 9  # x, y, radius, colour one-hot (6)
 ZONE_GEOMETRY = 3  # the first ZONE_GEOMETRY zone features are geometry, the rest its colour
@@ -351,7 +352,7 @@ class GroundworldEnv(gym.Env):
         for i, obj in enumerate(self._objects):
             feats[i, 6 + scene.COLOR_NAMES.index(obj.color)] = 1.0
             feats[i, 12 + scene.SHAPES.index(obj.shape)] = 1.0
-            feats[i, 15] = obj.half
+            feats[i, HALF_EXTENT] = obj.half
         return feats
 
     def _zone_features(self) -> tuple[np.ndarray, np.ndarray]:

@@ -18,6 +18,7 @@ from agents.collector import Collector
 from agents.networks import obs_to_tensors
 from agents.replay import ReplayBuffer
 from agents.sac import SACAgent, SACConfig
+from envs.base import HALF_EXTENT
 from world_model.codec import StateCodec
 from world_model.ensemble import EnsembleConfig, Normalizer
 from world_model.metrics import disagreement_correlation, episode_windows, open_loop_error, outcome_prediction
@@ -448,7 +449,7 @@ def test_objects_over_the_table_cannot_sink_into_it_but_past_its_edge_they_fall(
     objects[:, 0, 5] = -3.0
     objects[1, 0, 0] = 0.6  # row 1: that object is past the table's edge
     held = goto_model.table_contact(obs, sinking)[:, p:].view(2, -1, 6)
-    half = obs["objects"][:, 0, 15]
+    half = obs["objects"][:, 0, HALF_EXTENT]
     assert held[0, 0, 2] >= half[0] + low[0] - 1e-6 and held[0, 0, 5] >= low[1] - 1e-6
     assert held[1, 0, 2] == -0.2 and held[1, 0, 5] == -3.0
     torch.testing.assert_close(held[:, 1:], objects[:, 1:])  # other objects untouched
@@ -524,7 +525,8 @@ def test_dream_env_with_task_outcomes_ends_exactly_where_the_task_rule_says(goto
         target = obs["objects"][torch.arange(len(goal)), goal]
         proprio = obs["proprio"].clone()
         arrive = obs["proprio"][:, 0] > 0
-        proprio[arrive, :2] = target[arrive, :2] + torch.tensor([1.0, 0.0]) * (target[arrive, 15:16] + 0.045)
+        reach = target[arrive, HALF_EXTENT : HALF_EXTENT + 1] + 0.045  # within the ball's 5 cm radius: a touch
+        proprio[arrive, :2] = target[arrive, :2] + torch.tensor([1.0, 0.0]) * reach
         zero = torch.zeros(len(goal))
         return {
             "next_obs": {**obs, "proprio": proprio},

@@ -23,10 +23,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from agents.networks import GoalPointer, InstructionEncoder, grounding_loss
-from envs.base import OBJECT_DYNAMIC, OBJECT_FEATURES, ZONE_GEOMETRY, effector_xy
+from envs.base import HALF_EXTENT, OBJECT_DYNAMIC, OBJECT_FEATURES, ZONE_GEOMETRY, effector_xy
 from envs.scene import TABLE_HALF
 from world_model.codec import StateCodec
-from world_model.objects import HALF_EXTENT, PAIR_FEATURES, object_inputs
+from world_model.objects import PAIR_FEATURES, object_inputs
 
 
 @dataclass

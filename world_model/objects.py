@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from envs.base import OBJECT_FEATURES, effector_xy
+from envs.base import HALF_EXTENT, effector_xy
 from envs.scene import TABLE_HALF
 
 PAIR_FEATURES = 10
@@ -21,9 +21,6 @@ PAIR_FEATURES = 10
 other present object (dx, dy, distance), that neighbour's velocity (vx, vy), the object's
 elevation (height minus half-extent: 0 resting on the table, below 0 falling off it) and its
 margin to the table's edge (negative beyond it: the only place an object can fall)."""
-
-HALF_EXTENT = OBJECT_FEATURES - 1
-"""Index of an object's half-extent (its resting height) among its features."""
 
 FAR = 1.0
 """Metres: the neighbour offset given to an object with no other object present."""

@@ -24,9 +24,8 @@ import numpy as np
 import torch
 
 from envs import language, scene, tokenizer
-from envs.base import GroundworldEnv, effector_xy
+from envs.base import HALF_EXTENT, GroundworldEnv, effector_xy
 from envs.language import TOUCH_TOLERANCE
-from world_model.objects import HALF_EXTENT
 
 KINDS = ("goto", "touch", "push")
 """Goal kinds whose rules :class:`TaskOutcome` evaluates."""

@@ -27,11 +27,11 @@ import envs  # noqa: F401  (registers the environments)
 from agents.checkpoint import load_checkpoint, load_state, save_checkpoint
 from agents.networks import obs_to_tensors
 from agents.replay import ReplayBuffer
-from envs.base import OBJECT_DYNAMIC, OBJECT_FEATURES
+from envs.base import HALF_EXTENT, OBJECT_DYNAMIC, OBJECT_FEATURES
 from envs.scene import TABLE_HALF
 from envs.video import check_writable_dir
 from world_model.ensemble import EnsembleConfig, EnsembleModel, Normalizer
-from world_model.objects import HALF_EXTENT, object_inputs
+from world_model.objects import object_inputs
 
 
 @dataclass
