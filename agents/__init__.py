@@ -1,15 +1,24 @@
-"""Groundworld agents: language-grounded encoders, SB3 integration, a native SAC, behaviour cloning.
+"""Groundworld agents: a native SAC (and MBPO), behaviour cloning, rejection sampling, SB3 with our encoder.
 
-import agents
-policy = agents.train(agents.TrainConfig(env="Groundworld/GoTo-v0", algo="native", steps=60_000,
-                                         run_dir="runs/goto"))
-print(agents.evaluate(policy, "Groundworld/GoTo-v0", split="heldout", episodes=100).summary())
+    import agents
+
+    policy = agents.train(agents.TrainConfig(env="Groundworld/GoTo-v0", algo="native", steps=60_000,
+                                             run_dir="runs/goto"))
+    print(agents.evaluate(policy, "Groundworld/GoTo-v0", split="heldout", episodes=100).summary())
+
+Names load their module on first use: ``import agents`` does not import Stable-Baselines3.
 """
 
-from agents.config import TrainConfig
-from agents.evaluation import EvalResult, evaluate
-from agents.policies import load_policy
-from agents.sb3 import GroundworldExtractor, sb3_policy_kwargs
-from agents.training import train
+from groundworld.lazy import lazy_exports
 
-__all__ = ["EvalResult", "GroundworldExtractor", "TrainConfig", "evaluate", "load_policy", "sb3_policy_kwargs", "train"]
+_EXPORTS = {
+    "TrainConfig": "agents.config",
+    "EvalResult": "agents.evaluation",
+    "evaluate": "agents.evaluation",
+    "load_policy": "agents.policies",
+    "GroundworldExtractor": "agents.sb3",
+    "sb3_policy_kwargs": "agents.sb3",
+    "train": "agents.training",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,6 +1,6 @@
 """Behaviour cloning from oracle demonstrations: the supervised baseline.
 
-Demonstrations are stored in the shared replay format (:mod:`agents.replay`), instruction
+Demonstrations are stored in the shared replay format (:mod:`groundworld.replay`), instruction
 tokens included, so a dataset file is also world-model training data.
 
     buffer = collect_demonstrations("Groundworld/Push-v0", steps=20_000, seed=0)
@@ -19,9 +19,9 @@ import torch
 from torch import nn
 
 import envs
-from agents.networks import EncoderConfig, GroundedEncoder, mlp, obs_to_tensors
-from agents.policies import batch1
-from agents.replay import ReplayBuffer
+from groundworld.nn import EncoderConfig, GroundedEncoder, mlp, obs_to_tensors
+from groundworld.policy import batch1
+from groundworld.replay import ReplayBuffer
 
 
 def collect_demonstrations(

@@ -1,155 +1,251 @@
-"""Training configuration: one dataclass, a documented field each, mirrored on the command line."""
+"""Training configuration: one tree of dataclasses, each field documented once, every value on the command line.
+
+:class:`TrainConfig` holds the run (task, budget, evaluation, folder) and one nested config per
+part of the learner: :class:`SACConfig` (the native agent), :class:`MBPOConfig` (its imagination),
+:class:`ShapingConfig` (judge-shaped rewards) and :class:`BCConfig`. Defaults live here and only
+here; ``python -m agents.train`` has a flag for every field (``envs.cli``: the flat name such as
+``--tau`` and the dotted one such as ``--sac.tau``), and ``--preset NAME`` starts from a named set
+(:mod:`agents.presets`). A run's ``config.json`` is :meth:`TrainConfig.to_dict`, every value resolved.
+"""
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from envs import cli
+from envs.cli import Discount, Fraction, NonNegative, OpenFraction, Positive, Range
+from envs.errors import UsageError
+from envs.files import atomic_path
+from groundworld.nn import EncoderConfig
+from world_model.judges.goodhart import GOODHART_THRESHOLD
 
 ALGOS = ("native", "mbpo", "sac", "ppo", "rppo", "bc")
+"""Every ``--algo``: native (our SAC), mbpo (native + world model), sac, ppo (Stable-Baselines3),
+rppo (sb3-contrib's recurrent PPO), bc (behaviour cloning of the oracle)."""
 MODEL_OUTCOMES = ("learned", "task")
-"""Sources of imagined reward, success and termination for mbpo (see ``agents.mbpo.MBPOConfig.outcome``)."""
+"""Sources of imagined reward, success and termination for mbpo (see :attr:`MBPOConfig.model_outcome`)."""
 MODEL_STEPS = ("sample", "elite", "mean")
-"""How mbpo draws an imagined step from the ensemble (see ``agents.mbpo.MBPOConfig.model_step``)."""
-PRECISIONS = ("auto", "bf16", "fp32")
-"""Matmul precisions of the native agent's heads (resolved by :func:`agents.sac.uses_bf16`)."""
+"""How mbpo draws an imagined step from the ensemble (see :attr:`MBPOConfig.model_step`)."""
+
+PositiveInt = Annotated[int, Positive]
+PositiveFloat = Annotated[float, Positive]
 
 
-def _f(default: Any, help: str, **kw: Any) -> Any:
-    return field(default=default, metadata={"help": help, **kw})
+@dataclass
+class SACConfig:
+    """Hyperparameters of the native soft actor-critic (:class:`agents.sac.SACAgent`)."""
+
+    hidden: tuple[PositiveInt, ...] = (128, 128)
+    """Hidden layer widths of the actor and of each Q head. Half SB3's (256, 256): on GoTo and Reach the
+    narrower heads learn as well, at about 1.3x the update rate."""
+    lr: PositiveFloat = 3e-4
+    """Adam learning rate of actor, critic and temperature (also the SB3 algorithms' and BC's)."""
+    gamma: Annotated[float, Discount] = 0.97
+    """Discount factor (also the SB3 algorithms' and the judge-shaping term's)."""
+    tau: Annotated[float, Range(0, 1, low_open=True)] = 0.01
+    """Polyak rate of the target critic."""
+    batch_size: PositiveInt = 128
+    """Transitions per gradient update (also the SB3 algorithms' and BC's minibatch)."""
+    init_alpha: PositiveFloat = 0.1
+    """Initial entropy temperature."""
+    target_entropy_scale: float = 1.0
+    """Target entropy = -scale x action dimension."""
+    grounding: Annotated[float, NonNegative] = 1.0
+    """Weight of the auxiliary grounding loss: cross-entropy of the encoder's instruction-attribute match over
+    the objects against the goal's object (``goal_object`` in replay, from the privileged ``info["goal"]``;
+    training time only, never an input). 0 turns it off."""
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    """Sizes of the grounded encoder."""
+    precision: Literal["auto", "bf16", "fp32"] = "auto"
+    """Matmul precision of the hidden layers of the actor and Q heads: bf16 (autocast; master weights, output
+    layers, losses and the encoder stay fp32), fp32, or auto: bf16 on a CPU with bf16 dot-product instructions
+    (AVX512-BF16 or AMX), fp32 elsewhere (CUDA included)."""
+    compile: bool = True
+    """torch.compile the loss, forward and backward, as one graph at the first update (under a minute on CPU,
+    once per machine: Inductor caches it on disk; with bf16 heads, updates run about 1.2x faster). Falls back
+    to eager with a warning if compilation fails; TORCH_COMPILE_DISABLE=1 turns it off everywhere."""
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> SACConfig:
+        """A config saved in a checkpoint. Checkpoints written before the encoder config or the widths were
+        saved used the defaults of that time (no goal pointer, (256, 256) heads)."""
+        raw = dict(raw)
+        raw.setdefault("encoder", {"pointer": False})
+        raw.setdefault("hidden", (256, 256))
+        return cli.from_dict(cls, raw, "the checkpoint's SAC config")
+
+
+@dataclass
+class MBPOConfig:
+    """The imagination half of the model-based agent (``--algo mbpo``, :mod:`agents.mbpo`)."""
+
+    refit_every: PositiveInt = 2_500
+    """Real environment steps between world-model refits (the first fit is at ``learning_starts``)."""
+    real_ratio: Annotated[float, Range(0, 1, low_open=True)] = 0.25
+    """Fraction of each update's batch drawn from real transitions."""
+    model_outcome: Literal["learned", "task"] = "learned"
+    """Where imagined reward, success and termination come from: learned (the world model's heads) or task
+    (the task's own rules on the imagined states; goto, touch and push tasks)."""
+    model_horizon: tuple[PositiveInt, ...] = (1, 8)
+    """Imagined rollout length at the first refit and after ``model_horizon_ramp`` real steps, linear between."""
+    model_horizon_ramp: PositiveInt = 30_000
+    """Real steps by which the rollout length reaches the second ``model_horizon``."""
+    model_step: Literal["sample", "elite", "mean"] = "sample"
+    """How an imagined step is drawn: sample (a random elite's Gaussian, as MBPO), elite (a random elite's
+    mean) or mean (the elites' average)."""
+    model_epochs: PositiveInt = 25
+    """Most epochs per refit (early stopping usually ends sooner)."""
+    rollout_batch: PositiveInt = 256
+    """Imagined rows stepped per real step."""
+    model_buffer: PositiveInt = 200_000
+    """Capacity of the imagined-transition replay."""
+    max_disagreement: PositiveFloat = 2.0
+    """Imagined rollouts stop where the elites disagree more than this."""
+    outcome_threshold: Annotated[float, OpenFraction] | None = 0.5
+    """Imagined success and termination happen only where the model predicts them with more than this
+    probability (none: drawn with the predicted probability). Fitted on a few thousand transitions with a
+    handful of successes, the success head is barely above the base rate everywhere; drawing from it scatters
+    successes (+1 and an ending) over random states."""
+
+    def validate(self) -> None:
+        first, *rest = self.model_horizon
+        if len(rest) != 1 or rest[0] < first:
+            raise UsageError(
+                f"--model-horizon takes two lengths, the second >= the first (e.g. 1 8); got {list(self.model_horizon)}"
+            )
+
+
+@dataclass
+class ShapingConfig:
+    """Reward shaping with a learned judge (native and mbpo), watched by the Goodhart monitor."""
+
+    judge: str = ""
+    """Judge checkpoint (``python -m agents.judges``) whose potential shapes the reward; empty: no shaping."""
+    shaping_scale: float = 1.0
+    """Scale of the shaping term gamma * P(h') - P(h)."""
+    goodhart_threshold: Annotated[float, Fraction] = GOODHART_THRESHOLD
+    """Flag evaluations where the judge's success estimate exceeds the true success by more than this."""
+
+
+@dataclass
+class BCConfig:
+    """Behaviour cloning of the oracle (``--algo bc``)."""
+
+    epochs: PositiveInt = field(default=30, metadata={"flat": "bc-epochs"})
+    """Passes over the demonstrations."""
 
 
 @dataclass
 class TrainConfig:
     """Everything ``agents.train`` needs; saved as ``config.json`` in the run folder."""
 
-    env: str = _f("Groundworld/GoTo-v0", "environment id")
-    algo: str = _f(
-        "native",
-        "native (our SAC) | mbpo (native + world model) | sac | ppo (Stable-Baselines3) | rppo (recurrent PPO) | bc",
-    )
-    steps: int = _f(50_000, "real environment steps (for bc: oracle demonstration steps)")
-    seed: int = _f(0, "seed of environments, networks and sampling")
-    run_dir: str = _f("runs/default", "folder for config, logs, checkpoints and plots")
-    reward_mode: str = _f("dense", "reward of the training env: dense | sparse")
-    num_envs: int = _f(8, "parallel environments (native, ppo, rppo)")
-    utd: float = _f(0.5, "gradient updates per environment step (native, sac)")
-    learning_starts: int = _f(2_000, "random-action steps before updates start (native, sac)")
-    buffer_size: int = _f(300_000, "replay capacity in transitions (native, sac)")
-    batch_size: int = _f(128, "minibatch size")
-    lr: float = _f(3e-4, "learning rate")
-    hidden: tuple[int, ...] = _f((128, 128), "hidden layer widths of the native agent's actor and Q heads")
-    compile: bool = _f(
-        True,
-        "torch.compile the native agent's loss (under a minute once, cached on disk; with bf16 heads, ~1.2x faster)",
-    )
-    precision: str = _f(
-        "auto", "matmuls of the native heads' hidden layers: auto (bf16 on CPUs with bf16 instructions) | bf16 | fp32"
-    )
-    gamma: float = _f(0.97, "discount factor")
-    bc_epochs: int = _f(30, "passes over the demonstrations (bc)")
-    grounding: float = _f(
-        1.0,
-        "weight of the auxiliary loss teaching the encoder which object the instruction names, from the "
-        "privileged info['goal'] at training time only (native, mbpo; 0 turns it off)",
-    )
-    refit_every: int = _f(2_500, "real steps between world-model refits (mbpo; the first fit is at learning_starts)")
-    real_ratio: float = _f(0.25, "fraction of each batch drawn from real transitions (mbpo)")
-    model_outcome: str = _f(
-        "learned",
-        "imagined reward, success and termination: learned (world-model heads) | task (the task's rules "
-        "on imagined states, goto/touch/push tasks) (mbpo)",
-    )
-    model_horizon: tuple[int, ...] = _f(
-        (1, 8), "imagined rollout length at the first refit and after 30k real steps, linear between (mbpo)"
-    )
-    model_step: str = _f(
-        "sample",
-        "how an imagined step is drawn: sample (a random elite's Gaussian, as MBPO) | elite (a random "
-        "elite's mean) | mean (the elites' average) (mbpo)",
-    )
-    judge: str = _f("", "judge checkpoint (world_model.judges) whose potential shapes the reward (native, mbpo)")
-    shaping_scale: float = _f(1.0, "scale of the judge-shaping term gamma*P(h') - P(h)")
-    goodhart_threshold: float = _f(0.15, "flag evaluations where judged success exceeds true success by this")
-    eval_every: int = _f(10_000, "environment steps between evaluations")
-    eval_episodes: int = _f(30, "episodes per evaluation (train split, deterministic policy)")
-    checkpoint_every: int = _f(10_000, "environment steps between checkpoints")
-    device: str = _f("auto", "auto (cuda if available) | cpu | cuda")
-    threads: int = _f(1, "torch CPU threads (1 leaves a core to the environments)")
-    progress: bool = _f(True, "show a progress bar")
+    env: str = "Groundworld/GoTo-v0"
+    """Environment id (``envs.TASKS``)."""
+    algo: Literal["native", "mbpo", "sac", "ppo", "rppo", "bc"] = "native"
+    """native (our SAC), mbpo (native + world model), sac, ppo (Stable-Baselines3), rppo (recurrent PPO), bc."""
+    steps: PositiveInt = 50_000
+    """Real environment steps (for bc: oracle demonstration steps)."""
+    seed: int = 0
+    """Seed of environments, networks and sampling."""
+    run_dir: str = "runs/default"
+    """Folder for config, logs, checkpoints and plots."""
+    reward_mode: Literal["dense", "sparse"] = "dense"
+    """Reward of the training env."""
+    num_envs: PositiveInt = 8
+    """Parallel environments (native, mbpo, ppo, rppo)."""
+    utd: PositiveFloat = 0.5
+    """Gradient updates per environment step (native, mbpo, sac)."""
+    learning_starts: Annotated[int, NonNegative] = 2_000
+    """Random-action steps before updates start (native, mbpo, sac; mbpo's first world-model fit)."""
+    buffer_size: PositiveInt = 300_000
+    """Replay capacity in transitions (native, mbpo, sac)."""
+    eval_every: PositiveInt = 10_000
+    """Environment steps between evaluations."""
+    eval_episodes: PositiveInt = 30
+    """Episodes per evaluation (train split, deterministic policy)."""
+    checkpoint_every: PositiveInt = 10_000
+    """Environment steps between checkpoints."""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """auto (cuda if available), cpu or cuda."""
+    threads: Annotated[int, NonNegative] = 1
+    """Torch CPU threads (1 leaves a core to the environments; 0: torch's default)."""
+    progress: bool = True
+    """Show a progress bar."""
+    preset: str = field(default="", metadata={"cli": False})
+    """The preset this config started from (``--preset``; recorded, not applied again)."""
+    sac: SACConfig = field(default_factory=SACConfig)
+    """The native agent (also lr, gamma and batch size of the SB3 algorithms and BC)."""
+    mbpo: MBPOConfig = field(default_factory=MBPOConfig)
+    """Imagination of the model-based agent."""
+    shaping: ShapingConfig = field(default_factory=ShapingConfig)
+    """Judge-shaped rewards."""
+    bc: BCConfig = field(default_factory=BCConfig)
+    """Behaviour cloning."""
 
     def validate(self) -> None:
-        if self.algo not in ALGOS:
-            raise ValueError(f"unknown algo {self.algo!r}; choose one of {ALGOS}")
-        if self.steps <= 0 or self.num_envs <= 0 or self.batch_size <= 0:
-            raise ValueError("steps, num_envs and batch_size must be positive")
-        if not self.hidden or any(int(h) <= 0 for h in self.hidden):
-            raise ValueError(f"hidden must be positive layer widths, got {self.hidden!r}")
-        if self.reward_mode not in ("dense", "sparse"):
-            raise ValueError(f"reward_mode must be dense or sparse, got {self.reward_mode!r}")
-        if self.judge and self.algo not in ("native", "mbpo"):
-            raise ValueError(f"judge shaping is available for the native and mbpo agents, not {self.algo!r}")
-        if self.model_outcome not in MODEL_OUTCOMES:
-            raise ValueError(f"model_outcome must be one of {MODEL_OUTCOMES}, got {self.model_outcome!r}")
-        if len(self.model_horizon) != 2 or not 1 <= self.model_horizon[0] <= self.model_horizon[1]:
-            raise ValueError(
-                f"model_horizon must be two lengths, first >= 1, second >= first; got {self.model_horizon!r}"
-            )
-        if self.model_step not in MODEL_STEPS:
-            raise ValueError(f"model_step must be one of {MODEL_STEPS}, got {self.model_step!r}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        """Raise :class:`UsageError` for any value a run cannot use, before anything is written."""
+        import envs
+
+        cli.validate(self)
+        if self.env not in envs.TASKS:
+            raise UsageError(f"unknown env id {self.env!r}; Groundworld ids are {', '.join(envs.TASKS)}")
+        self.mbpo.validate()
+        if self.shaping.judge and self.algo not in ("native", "mbpo"):
+            raise UsageError(f"--judge shaping is available for the native and mbpo agents, not --algo {self.algo}")
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return cli.to_dict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown config fields {unknown}")
-        for key in ("hidden", "model_horizon"):  # JSON has lists
-            if key in data:
-                data = {**data, key: tuple(data[key])}
-        return cls(**data)
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> TrainConfig:
+        """A config from :meth:`to_dict`; also reads the flat layout that runs written before the nested
+        configs saved (``{"hidden": ..., "refit_every": ..., "bc_epochs": ...}``)."""
+        data = dict(data)
+        top = {f for f in cls.__dataclass_fields__}
+        flat = {leaf.flat.replace("-", "_"): leaf.path for leaf in cli.leaves(cls) if leaf.flat and len(leaf.path) > 1}
+        nested: dict[str, dict[str, Any]] = {}
+        for key in [k for k in data if k not in top]:
+            path = flat.get(key)
+            if path is None:
+                continue  # from_dict names it below
+            value = data.pop(key)
+            inner = nested.setdefault(path[0], {})
+            for name in path[1:-1]:
+                inner = inner.setdefault(name, {})
+            inner[path[-1]] = value
+        for name, values in nested.items():
+            data[name] = {**values, **data.get(name, {})}
+        return cli.from_dict(cls, data, source)
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2))
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(self.to_dict(), indent=2))
+
+    @classmethod
+    def from_run(cls, run_dir: str | Path) -> TrainConfig:
+        """The config of the run in ``run_dir``: its ``config.json`` or, if that is missing or unreadable, the one
+        stored in its checkpoint (never the defaults)."""
+        from groundworld.checkpoint import CheckpointError, load_checkpoint
+
+        run_dir = Path(run_dir)
+        try:
+            return cls.load(run_dir / "config.json")
+        except UsageError as unreadable:
+            if not (run_dir / "checkpoint.pt").exists():
+                raise CheckpointError(f"{run_dir} has no checkpoint.pt, and {unreadable}") from unreadable
+            payload = load_checkpoint(run_dir / "checkpoint.pt")
+            if not isinstance(payload.get("config"), dict):
+                raise CheckpointError(f"{run_dir / 'checkpoint.pt'} stores no config, and {unreadable}") from unreadable
+            return cls.from_dict(payload["config"], f"the config stored in {run_dir / 'checkpoint.pt'}")
 
     @classmethod
     def load(cls, path: str | Path) -> TrainConfig:
-        return cls.from_dict(json.loads(Path(path).read_text()))
-
-
-def add_arguments(parser: argparse.ArgumentParser, cls: type = TrainConfig) -> None:
-    """One ``--flag`` per dataclass field, with its type and help; flags not given are absent
-    from the parsed namespace when the parser uses ``argument_default=argparse.SUPPRESS``."""
-    for f in dataclasses.fields(cls):
-        flag = "--" + f.name.replace("_", "-")
-        if f.type in ("bool", bool):
-            parser.add_argument(
-                flag, action=argparse.BooleanOptionalAction, help=f"{f.metadata['help']} (default: {f.default})"
-            )
-        elif f.type in ("tuple[int, ...]", tuple[int, ...]):
-            parser.add_argument(
-                flag, type=int, nargs="+", help=f"{f.metadata['help']} (default: {' '.join(map(str, f.default))})"
-            )
-        else:
-            kind = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
-            parser.add_argument(flag, type=kind, help=f"{f.metadata['help']} (default: {f.default})")
-
-
-def resolve_device(name: str):
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for but torch sees no CUDA device")
-    return torch.device(name)
+        """The config saved at ``path``; a :class:`UsageError` naming the file if it cannot be read."""
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"{path}: not a readable config file ({exc})") from exc
+        return cls.from_dict(data, str(path))

@@ -9,7 +9,7 @@ weights constant". The only real environment steps are those that trained the ju
 model (and evaluation).
 
 Because the actor optimises a learned signal, every evaluation records the judge's estimate
-of success beside the true success (:class:`~world_model.goodhart.GoodhartMonitor`): a rising
+of success beside the true success (:class:`~world_model.judges.goodhart.GoodhartMonitor`): a rising
 gap means the actor found states the judge scores highly but the task does not.
 
     actor = JudgeActor(policy, model, judge, starts, JudgeActorConfig())
@@ -27,11 +27,11 @@ import torch
 
 from agents.bc import BCPolicy
 from agents.evaluation import evaluate
-from agents.networks import obs_to_tensors
 from agents.policies import TorchPolicy
+from groundworld.nn import obs_to_tensors
 from world_model.ensemble import EnsembleModel
-from world_model.goodhart import GoodhartMonitor
-from world_model.judge import Judge, freeze
+from world_model.judges.goodhart import GOODHART_THRESHOLD, GoodhartMonitor
+from world_model.judges.judge import Judge, freeze
 
 
 @dataclass
@@ -52,7 +52,7 @@ class JudgeActorConfig:
     """Updates between evaluations in the real environment."""
     eval_episodes: int = 30
     """Evaluation episodes (train split)."""
-    goodhart_threshold: float = 0.15
+    goodhart_threshold: float = GOODHART_THRESHOLD
     """Flag evaluations where the judge's estimate exceeds true success by this."""
     seed: int = 0
     """Seed of start-state sampling, model noise and evaluation."""
@@ -122,7 +122,7 @@ class JudgeActor:
 
     def train(self, env_id: str, on_eval: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
         """Run ``config.updates`` steps, evaluating in the real env (with the Goodhart monitor) as it goes."""
-        from world_model.shaping import judge_readout
+        from world_model.judges.shaping import judge_readout
 
         c = self.config
         monitor = GoodhartMonitor(c.goodhart_threshold)

@@ -2,71 +2,22 @@
 
 After MBPO (Janner et al., 2019): the world model is refitted on the real replay every
 ``refit_every`` real steps; between refits a dream vector env of ``rollout_batch`` rows
-branches short rollouts (``k`` steps, growing from ``k_start`` to ``k_end``) from real
+branches short rollouts (``k`` steps, growing over ``model_horizon``) from real
 states with the current policy, one imagined step per real step, into a model replay.
 Each SAC update draws ``real_ratio`` of its batch from real data and the rest from imagination.
 Imagined reward, success and termination come from the model's learned heads, or with
-``outcome="task"`` from the task's own rules applied to the imagined states (MBPO's reference
+``model_outcome="task"`` from the task's own rules applied to the imagined states (MBPO's reference
 code does the same with its per-task termination functions; see ``world_model.outcomes``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import gymnasium as gym
 import numpy as np
 
-from agents.collector import Collector
-from agents.config import MODEL_OUTCOMES, MODEL_STEPS
-from agents.replay import ReplayBuffer
-
-
-@dataclass
-class MBPOConfig:
-    """Hyperparameters of the imagination half of the model-based agent."""
-
-    refit_every: int = 2_500
-    """Real environment steps between world-model refits."""
-    first_fit: int = 2_000
-    """Real steps collected before the first fit."""
-    model_epochs: int = 25
-    """Most epochs per refit (early stopping usually ends sooner)."""
-    rollout_batch: int = 256
-    """Imagined rows stepped per real step."""
-    k_start: int = 1
-    """Rollout length at the first fit."""
-    k_end: int = 8
-    """Rollout length from ``k_ramp`` real steps on."""
-    k_ramp: int = 30_000
-    """Real steps over which the rollout length grows linearly."""
-    real_ratio: float = 0.25
-    """Fraction of each update's batch drawn from real transitions."""
-    model_buffer: int = 200_000
-    """Capacity of the imagined-transition replay."""
-    max_disagreement: float = 2.0
-    """Imagined rollouts stop when the elites disagree more than this."""
-    outcome_threshold: float | None = 0.5
-    """Imagined success and termination happen only where the model predicts them with more than
-    this probability (None: drawn with the predicted probability). Fitted on a few thousand
-    transitions with a handful of successes, the success head is barely better than the base rate
-    everywhere; drawing from it scatters successes (+1 and an ending) over random states."""
-    outcome: str = "learned"
-    """Where imagined reward, success and termination come from: "learned" (the model's heads) or
-    "task" (the task's rules on the imagined states; goto, touch and push tasks)."""
-
-    model_step: str = "sample"
-    """How an imagined step is drawn from the ensemble: "sample" (a random elite's Gaussian, as
-    MBPO), "elite" (a random elite's mean) or "mean" (the elites' average). Fitted on 2k GoTo
-    transitions the predicted variance is wide: the task rules' reward on a sampled step
-    correlates 0.63 with the real one, on the average 0.90 (``bench.world_model --fit-rows``);
-    yet in one 6k-step MBPO run sampling learned faster (README, *Results*)."""
-
-    def __post_init__(self) -> None:
-        if self.model_step not in MODEL_STEPS:
-            raise ValueError(f"MBPOConfig.model_step must be one of {MODEL_STEPS}, got {self.model_step!r}")
-        if self.outcome not in MODEL_OUTCOMES:
-            raise ValueError(f"MBPOConfig.outcome must be one of {MODEL_OUTCOMES}, got {self.outcome!r}")
+from agents.config import MBPOConfig
+from groundworld.collect import Collector
+from groundworld.replay import ReplayBuffer
 
 
 def merge_batches(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -84,6 +35,7 @@ class Imagination:
         action_space: gym.spaces.Box,
         seed: int = 0,
         reward_mode: str = "dense",
+        first_fit: int = 2_000,
     ):
         self.config, self.real, self.seed = config, real, seed
         self.reward_mode = reward_mode
@@ -92,13 +44,14 @@ class Imagination:
         self.replay = ReplayBuffer(observation_space, action_space.shape[0], config.model_buffer, real.env_id)
         self.model = None
         self.collector: Collector | None = None
-        self.next_fit = config.first_fit
+        self.first_fit = first_fit
+        self.next_fit = first_fit
         self.fits: list[dict[str, float]] = []
 
     def rollout_length(self, step: int) -> int:
-        c = self.config
-        frac = min(1.0, max(0.0, (step - c.first_fit) / max(1, c.k_ramp - c.first_fit)))
-        return int(round(c.k_start + frac * (c.k_end - c.k_start)))
+        (k_start, k_end), ramp = self.config.model_horizon, self.config.model_horizon_ramp
+        frac = min(1.0, max(0.0, (step - self.first_fit) / max(1, ramp - self.first_fit)))
+        return int(round(k_start + frac * (k_end - k_start)))
 
     def refit_if_due(self, step: int) -> bool:
         """Refit the world model when ``step`` reaches the next refit point; True if it did."""
@@ -130,7 +83,7 @@ class Imagination:
 
     def task_outcome(self):
         """The task's rules for imagined outcomes (``outcome="task"``), built once; else None."""
-        if self.config.outcome != "task":
+        if self.config.model_outcome != "task":
             return None
         if self._task_outcome is None:
             from world_model.outcomes import TaskOutcome

@@ -10,12 +10,11 @@ import numpy as np
 import torch
 
 import envs  # noqa: F401  (registers the environments)
-from agents.checkpoint import CheckpointError, load_checkpoint, load_state
-from agents.config import TrainConfig, resolve_device
-
-
-def batch1(obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return {k: np.asarray(v)[None] for k, v in obs.items()}
+from agents.config import TrainConfig
+from envs.errors import UsageError
+from groundworld.checkpoint import CheckpointError, load_checkpoint, load_state
+from groundworld.nn import resolve_device
+from groundworld.policy import batch1
 
 
 class TorchPolicy:
@@ -56,12 +55,12 @@ def make_sb3_model(config: TrainConfig, env: Any, device: torch.device) -> Any:
 
     common = {
         "policy_kwargs": sb3_policy_kwargs(),
-        "learning_rate": config.lr,
-        "gamma": config.gamma,
+        "learning_rate": config.sac.lr,
+        "gamma": config.sac.gamma,
         "seed": config.seed,
         "device": device,
         "verbose": 0,
-        "batch_size": config.batch_size,
+        "batch_size": config.sac.batch_size,
     }
     if config.algo == "sac":
         if config.utd >= 1:
@@ -87,19 +86,25 @@ def make_sb3_model(config: TrainConfig, env: Any, device: torch.device) -> Any:
 
 
 def load_policy(run_dir: str | Path, device: str = "cpu") -> tuple[Any, TrainConfig]:
-    """The trained policy in ``run_dir`` (from its last checkpoint) and the run's config."""
+    """``(policy, config)``: the trained policy in ``run_dir`` (from its last checkpoint; ``policy.act(obs)``
+    for one observation, ``policy.reset()`` between episodes) and the run's :class:`TrainConfig`.
+
+    Reads folders written by ``agents.train`` and ``agents.rejection``; a folder without a checkpoint, or
+    with one made for another algorithm or task, is a :class:`~envs.errors.UsageError` naming it."""
     run_dir = Path(run_dir)
+    if not (run_dir / "checkpoint.pt").exists():
+        raise NotARun(f"{run_dir} has no checkpoint.pt: not a run folder written by agents.train or agents.rejection")
     if not (run_dir / "config.json").exists():
-        if (run_dir / "checkpoint.pt").exists():  # python -m agents.rejection writes a checkpoint only
-            payload = load_checkpoint(run_dir / "checkpoint.pt", expect={"algo": "rejection"})
+        payload = load_checkpoint(run_dir / "checkpoint.pt")
+        if payload.get("algo") == "rejection":  # python -m agents.rejection writes a checkpoint only
             return _cloned_policy(payload, device), TrainConfig(env=payload["env"], algo="bc", run_dir=str(run_dir))
-        raise FileNotFoundError(f"{run_dir} has no config.json: not a run folder written by agents.train")
-    config = TrainConfig.load(run_dir / "config.json")
+    config = TrainConfig.from_run(run_dir)
     payload = load_checkpoint(run_dir / "checkpoint.pt", expect={"algo": config.algo, "env": config.env})
     env = gym.make(config.env)
     dev = resolve_device(device)
     if config.algo in ("native", "mbpo"):
-        from agents.sac import SACAgent, SACConfig
+        from agents.config import SACConfig
+        from agents.sac import SACAgent
 
         agent = SACAgent(env.observation_space, env.action_space, SACConfig.from_dict(payload["sac_config"]), dev)
         load_state(agent, payload["agent"], "agent")
@@ -114,6 +119,10 @@ def load_policy(run_dir: str | Path, device: str = "cpu") -> tuple[Any, TrainCon
     except (ValueError, RuntimeError) as exc:
         raise CheckpointError(f"the checkpoint's parameters do not fit a {config.algo} model: {exc}") from exc
     return SB3Policy(model), config
+
+
+class NotARun(UsageError, FileNotFoundError):
+    """A folder that holds no trained run."""
 
 
 def _cloned_policy(payload: dict[str, Any], device: str) -> TorchPolicy:

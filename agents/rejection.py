@@ -12,7 +12,7 @@ of language models, with the environment's verifier or a learned judge as the re
 
 From Python: ``policy, history = expert_iteration(RejectionConfig(...))``. With a judge
 filter each evaluation also records the judge's estimate beside the true success
-(:class:`~world_model.goodhart.GoodhartMonitor`).
+(:class:`~world_model.judges.goodhart.GoodhartMonitor`).
 """
 
 from __future__ import annotations
@@ -33,16 +33,17 @@ import torch
 
 import envs  # noqa: F401  (registers the environments)
 from agents.bc import BCPolicy
-from agents.checkpoint import save_checkpoint
 from agents.evaluation import evaluate
-from agents.networks import obs_to_tensors
-from agents.policies import TorchPolicy, batch1
-from agents.replay import ReplayBuffer
-from envs.video import check_writable_dir
-from world_model.episodes import Episodes, collect_episodes
-from world_model.goodhart import GoodhartMonitor
-from world_model.judge import Judge, judge_probabilities, load_judge
-from world_model.shaping import judge_readout
+from agents.policies import TorchPolicy
+from envs.errors import check_writable_dir
+from groundworld.checkpoint import save_checkpoint
+from groundworld.nn import obs_to_tensors
+from groundworld.policy import batch1
+from groundworld.replay import ReplayBuffer
+from world_model.judges.episodes import Episodes, collect_episodes
+from world_model.judges.goodhart import GOODHART_THRESHOLD, GoodhartMonitor
+from world_model.judges.judge import Judge, judge_probabilities, load_judge
+from world_model.judges.shaping import judge_readout
 
 FILTERS = ("env", "judge")
 
@@ -75,7 +76,7 @@ class RejectionConfig:
     """Behaviour-cloning learning rate."""
     eval_episodes: int = 50
     """Deterministic evaluation episodes after each round (train split)."""
-    goodhart_threshold: float = 0.15
+    goodhart_threshold: float = GOODHART_THRESHOLD
     """Flag evaluations where the judge's estimate exceeds true success by this."""
     seed: int = 0
     """Seed of sampling, networks and evaluation."""

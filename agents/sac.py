@@ -21,7 +21,6 @@ import copy
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import gymnasium as gym
 import numpy as np
@@ -30,70 +29,8 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn import functional as F
 
-from agents.config import PRECISIONS
-from agents.networks import EncoderConfig, GroundedEncoder, grounding_loss, mlp, obs_to_tensors
-
-
-@dataclass
-class SACConfig:
-    """Hyperparameters of :class:`SACAgent`."""
-
-    hidden: tuple[int, ...] = (128, 128)
-    """Hidden layers of the actor and of each Q head. Half SB3's (256, 256): on GoTo and Reach the
-    narrower heads learn as well (``bench/results/goto_h128.md``, ``reach_h128.md``) at ~1.3x the
-    update rate."""
-    lr: float = 3e-4
-    """Adam learning rate of actor, critic and temperature."""
-    gamma: float = 0.97
-    """Discount factor."""
-    tau: float = 0.01
-    """Polyak rate of the target critic."""
-    batch_size: int = 128
-    """Transitions per gradient update."""
-    init_alpha: float = 0.1
-    """Initial entropy temperature."""
-    target_entropy_scale: float = 1.0
-    """Target entropy = -scale x action dimension."""
-    grounding: float = 0.0
-    """Weight of an auxiliary grounding loss: cross-entropy of the encoder's instruction-attribute
-    match over the objects against the goal's object (``goal_object`` in replay, from the
-    privileged ``info["goal"]``; training time only, never an input)."""
-    encoder: EncoderConfig = field(default_factory=EncoderConfig)
-    """Sizes of the grounded encoder."""
-    precision: str = "auto"
-    """Matmul precision of the hidden layers of the actor and Q heads: "bf16" (autocast; master
-    weights, output layers, losses and the encoder stay fp32), "fp32", or "auto": bf16 on a CPU
-    with bf16 dot-product instructions (AVX512-BF16 or AMX), fp32 elsewhere (CUDA included)."""
-    compile: bool = True
-    """``torch.compile`` the loss, forward and backward, as one graph at the first update (under
-    a minute on CPU, once per machine: Inductor caches it on disk). With bf16 heads, updates run
-    ~1.2-1.3x faster on CPU (compiled fp32 alone gains little: the bf16 casts are what fusion
-    hides). Falls back to eager with a warning if compilation fails; the environment variable
-    ``TORCH_COMPILE_DISABLE=1`` turns it off everywhere."""
-
-    @classmethod
-    def from_dict(cls, raw: dict) -> SACConfig:
-        """A config saved with :func:`dataclasses.asdict`; checkpoints that predate a saved encoder
-        config or saved widths were written with the defaults of that time (no goal pointer,
-        (256, 256) heads)."""
-        raw = dict(raw)
-        encoder = EncoderConfig(**raw.pop("encoder", {"pointer": False}))
-        hidden = tuple(raw.pop("hidden", (256, 256)))
-        return cls(**raw, hidden=hidden, encoder=encoder)
-
-
-def has_native_bf16() -> bool:
-    """Whether this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX), at twice the fp32 rate."""
-    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-
-
-def uses_bf16(precision: str, device: torch.device) -> bool:
-    """Resolve :attr:`SACConfig.precision` on ``device``."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    if precision == "auto":
-        return device.type == "cpu" and has_native_bf16()
-    return precision == "bf16"
+from agents.config import SACConfig
+from groundworld.nn import GroundedEncoder, grounding_loss, mlp, obs_to_tensors, uses_bf16
 
 
 def _bf16(x: torch.Tensor, enabled: bool) -> torch.autocast:
@@ -101,7 +38,7 @@ def _bf16(x: torch.Tensor, enabled: bool) -> torch.autocast:
 
 
 def run_head(net: nn.Sequential, x: torch.Tensor, bf16: bool) -> torch.Tensor:
-    """An :func:`~agents.networks.mlp`: hidden layers in bf16 when asked, the output layer in fp32."""
+    """An :func:`~groundworld.nn.mlp`: hidden layers in bf16 when asked, the output layer in fp32."""
     *hidden, out = net
     with _bf16(x, bf16):
         for layer in hidden:

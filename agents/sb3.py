@@ -18,11 +18,11 @@ import gymnasium as gym
 import torch
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 
-from agents.networks import EncoderConfig, GroundedEncoder
+from groundworld.nn import EncoderConfig, GroundedEncoder
 
 
 class GroundworldExtractor(BaseFeaturesExtractor):
-    """SB3 features extractor wrapping :class:`agents.networks.GroundedEncoder`."""
+    """SB3 features extractor wrapping :class:`groundworld.nn.GroundedEncoder`."""
 
     def __init__(self, observation_space: gym.spaces.Dict, **encoder_kwargs: Any):
         encoder = GroundedEncoder(observation_space, EncoderConfig(**encoder_kwargs))
@@ -36,7 +36,7 @@ class GroundworldExtractor(BaseFeaturesExtractor):
 def sb3_policy_kwargs(net_arch: list[int] | None = None, **encoder_kwargs: Any) -> dict[str, Any]:
     """``policy_kwargs`` for SB3's ``MultiInputPolicy`` (PPO, SAC) on any Groundworld task.
 
-    ``encoder_kwargs`` are fields of :class:`agents.networks.EncoderConfig`.
+    ``encoder_kwargs`` are fields of :class:`groundworld.nn.EncoderConfig`.
     """
     return {
         "features_extractor_class": GroundworldExtractor,

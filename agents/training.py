@@ -1,23 +1,25 @@
 """Train a language-conditioned agent on a Groundworld task.
 
     python -m agents.train --env Groundworld/GoTo-v0 --algo native --steps 60000 --run-dir runs/goto
-    python -m agents.train --run-dir runs/goto --resume            # continue after a crash or kill
-    tensorboard --logdir runs/                                      # live curves
+    python -m agents.train --preset mbpo-task --run-dir runs/goto-mbpo   # a named recipe (agents.presets)
+    python -m agents.train --run-dir runs/goto --resume                  # continue after a crash or kill
+    tensorboard --logdir runs/                                           # live curves
 
-The run folder gets ``config.json``, ``progress.csv``, TensorBoard logs (``tb/``),
-``checkpoint.pt`` (+ ``replay-<step>.npz`` for native and mbpo, ``demos.npz`` for bc) and
-``learning_curve.png``. From Python: ``agents.train(TrainConfig(...))`` returns the trained
-policy. Resuming restores weights, optimizer moments, the replay buffer, the step counter
-and random-number state; episodes in flight at the checkpoint restart (the replay keeps
-their rows without an end). SB3 runs resume their weights and optimizers, not SB3's replay.
+Every field of :class:`~agents.config.TrainConfig` is a flag (``--help`` lists them: flat names
+such as ``--tau`` and dotted ones such as ``--sac.tau``). The run folder gets ``config.json``
+(every value resolved), ``progress.csv``, TensorBoard logs (``tb/``), ``checkpoint.pt`` (+
+``replay-<step>.npz`` for native and mbpo, ``demos.npz`` for bc) and ``learning_curve.png``; one
+process at a time may write to it (``.lock``). From Python: ``agents.train(TrainConfig(...))``
+returns the trained policy. Resuming restores weights, optimizer moments, the replay buffer, the
+step and episode counters, the wall clock and random-number state; rows logged after the
+checkpoint are dropped, since they are logged again; episodes in flight at the checkpoint restart
+(the replay keeps their rows without an end). SB3 runs resume their weights and optimizers, not
+SB3's replay.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
-import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -28,20 +30,29 @@ import numpy as np
 import torch
 
 import envs  # noqa: F401  (registers the environments)
-from agents.checkpoint import CheckpointError, load_checkpoint, load_state, save_checkpoint
-from agents.collector import Collector
-from agents.config import TrainConfig, add_arguments, resolve_device
+from agents.config import TrainConfig
 from agents.evaluation import evaluate
-from agents.logger import RunLogger
-from agents.mbpo import Imagination, MBPOConfig
+from agents.mbpo import Imagination
 from agents.policies import SB3Policy, TorchPolicy, make_sb3_model
-from agents.replay import ReplayBuffer
-from envs.video import check_writable_dir
-from world_model.goodhart import GoodhartMonitor
+from agents.presets import PRESETS
+from envs import cli
+from envs.errors import UsageError
+from groundworld.checkpoint import CheckpointError, load_checkpoint, load_state, save_checkpoint
+from groundworld.collect import Collector
+from groundworld.nn import resolve_device
+from groundworld.replay import ReplayBuffer
+from groundworld.runs import RunLock, RunLogger
+from world_model.judges.goodhart import GoodhartMonitor
+
+CHECKPOINT = "checkpoint.pt"
 
 
-class TrainingError(RuntimeError):
-    """Training stopped (e.g. a non-finite loss); the last good checkpoint is kept."""
+class TrainingError(UsageError, RuntimeError):
+    """Training stopped (e.g. a non-finite loss); the last good checkpoint, if any, is kept."""
+
+
+class RunExists(UsageError, FileExistsError):
+    """The run folder already holds a run and ``--resume`` was not given."""
 
 
 class _Schedule:
@@ -62,25 +73,31 @@ def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
 
 
 def judge_shaping(config: TrainConfig) -> Callable[[gym.Env], gym.Env] | None:
-    """The env wrapper that adds the judge's potential-based shaping term, when ``config.judge`` is set."""
-    if not config.judge:
+    """The env wrapper that adds the judge's potential-based shaping term, when ``config.shaping.judge`` is set."""
+    if not config.shaping.judge:
         return None
-    from world_model.judge import load_judge
-    from world_model.shaping import JudgePotential, PotentialShaping
+    from world_model.judges.judge import load_judge
+    from world_model.judges.shaping import JudgePotential, PotentialShaping
 
-    judge, judge_env = load_judge(config.judge)
+    judge, judge_env = load_judge(config.shaping.judge)
     if judge_env != config.env:
-        raise ValueError(f"the judge {config.judge} was trained on {judge_env}, not {config.env}")
+        raise UsageError(f"the judge {config.shaping.judge} was trained on {judge_env}, not {config.env}")
 
     def wrap(env: gym.Env) -> gym.Env:
-        return PotentialShaping(env, JudgePotential(judge), config.gamma, config.shaping_scale)
+        return PotentialShaping(env, JudgePotential(judge), config.sac.gamma, config.shaping.shaping_scale)
 
     return wrap
 
 
+def _stopped(run_dir: Path, step: int, losses: dict[str, float]) -> TrainingError:
+    checkpoint = run_dir / CHECKPOINT
+    kept = f"the last good checkpoint is {checkpoint}" if checkpoint.exists() else "no checkpoint was written yet"
+    return TrainingError(f"non-finite loss at step {step}: {losses}; stopped, {kept}")
+
+
 # ---------------------------------------------------------------------------------------- native
 def train_native(config: TrainConfig, run_dir: Path, resume: bool, device: torch.device) -> TorchPolicy:
-    from agents.sac import SACAgent, SACConfig
+    from agents.sac import SACAgent
 
     shaping = judge_shaping(config)
     vec = gym.make_vec(
@@ -91,44 +108,29 @@ def train_native(config: TrainConfig, run_dir: Path, resume: bool, device: torch
         reward_mode=config.reward_mode,
         split="train",
     )
-    monitor = GoodhartMonitor(config.goodhart_threshold) if shaping else None
+    monitor = GoodhartMonitor(config.shaping.goodhart_threshold) if shaping else None
     obs_space, act_space = vec.single_observation_space, vec.single_action_space
-    sac_config = SACConfig(
-        hidden=tuple(config.hidden),
-        lr=config.lr,
-        gamma=config.gamma,
-        batch_size=config.batch_size,
-        grounding=config.grounding,
-        compile=config.compile,
-        precision=config.precision,
-    )
-    agent = SACAgent(obs_space, act_space, sac_config, device)
+    agent = SACAgent(obs_space, act_space, config.sac, device)
     replay = ReplayBuffer(obs_space, act_space.shape[0], config.buffer_size, config.env)
     rng = np.random.default_rng(config.seed)
-    step, next_episode = 0, 0
+    step, next_episode, episodes, wall = 0, 0, 0, 0.0
     if resume:
-        payload = load_checkpoint(run_dir / "checkpoint.pt", expect={"algo": config.algo, "env": config.env})
+        payload = load_checkpoint(run_dir / CHECKPOINT, expect={"algo": config.algo, "env": config.env})
         load_state(agent, payload["agent"], "agent")
         for name, optim in agent.optimizers().items():
             optim.load_state_dict(payload["optim"][name])
-        replay = ReplayBuffer.load(run_dir / payload["replay_file"], obs_space, config.buffer_size)
+        replay = ReplayBuffer.load(run_dir / payload["replay_file"], obs_space, config.buffer_size, config.env)
         step, next_episode = payload["step"], payload["next_episode"]
+        episodes, wall = payload.get("episodes", 0), payload.get("wall_s", 0.0)
         rng.bit_generator.state = payload["rng"]
         torch.set_rng_state(payload["torch_rng"])
 
     imagination = None
     if config.algo == "mbpo":  # the model-based variant: imagined transitions join the real ones
-        mbpo = MBPOConfig(
-            refit_every=config.refit_every,
-            first_fit=config.learning_starts,
-            real_ratio=config.real_ratio,
-            outcome=config.model_outcome,
-            model_step=config.model_step,
-            k_start=config.model_horizon[0],
-            k_end=config.model_horizon[1],
+        imagination = Imagination(
+            config.mbpo, replay, obs_space, act_space, config.seed, config.reward_mode, config.learning_starts
         )
-        imagination = Imagination(mbpo, replay, obs_space, act_space, config.seed, config.reward_mode)
-    logger = RunLogger(run_dir, config.steps, step, config.progress)
+    logger = RunLogger(run_dir, config.steps, step, config.progress, episodes, wall)
     evals, checkpoints = _Schedule(config.eval_every, step), _Schedule(config.checkpoint_every, step)
     policy = TorchPolicy(agent)
 
@@ -136,15 +138,17 @@ def train_native(config: TrainConfig, run_dir: Path, resume: bool, device: torch
         replay_file = f"replay-{step}.npz"
         replay.save(run_dir / replay_file)
         save_checkpoint(
-            run_dir / "checkpoint.pt",
+            run_dir / CHECKPOINT,
             {
                 "algo": config.algo,
                 "env": config.env,
                 "step": step,
                 "next_episode": next_episode,
+                "episodes": logger.episodes,
+                "wall_s": logger.wall,
                 "agent": agent.state_dict(),
                 "optim": {k: o.state_dict() for k, o in agent.optimizers().items()},
-                "sac_config": asdict(sac_config),
+                "sac_config": asdict(config.sac),
                 "replay_file": replay_file,
                 "rng": _rng_state(rng),
                 "torch_rng": torch.get_rng_state(),
@@ -156,7 +160,7 @@ def train_native(config: TrainConfig, run_dir: Path, resume: bool, device: torch
                 old.unlink()
 
     collector = Collector(vec, replay, seed=config.seed + step, first_episode=next_episode)
-    update_credit, start, losses = 0.0, time.time(), {}
+    update_credit, losses = 0.0, {}
     while step < config.steps:
         if step < config.learning_starts:
             action = rng.uniform(-1, 1, size=(vec.num_envs, act_space.shape[0])).astype(np.float32)
@@ -176,13 +180,10 @@ def train_native(config: TrainConfig, run_dir: Path, resume: bool, device: torch
             update_credit += config.utd * stored
             while update_credit >= 1.0:
                 source = imagination if imagination is not None else replay
-                losses = agent.update(source.sample(config.batch_size, rng), replay.keys)
+                losses = agent.update(source.sample(config.sac.batch_size, rng), replay.keys)
                 update_credit -= 1.0
                 if not all(np.isfinite(v) for v in losses.values()):
-                    raise TrainingError(
-                        f"non-finite loss at step {step}: {losses}; stopped, the last good "
-                        f"checkpoint is {run_dir / 'checkpoint.pt'}"
-                    )
+                    raise _stopped(run_dir, step, losses)
         if evals.due(step) or step >= config.steps:
             result = evaluate(policy, config.env, "train", config.eval_episodes, seed=10_000_000 + step, wrap=shaping)
             extra = dict(losses)
@@ -194,7 +195,7 @@ def train_native(config: TrainConfig, run_dir: Path, resume: bool, device: torch
                     imagined=len(imagination.replay),
                     rollout_length=imagination.rollout_length(step),
                 )
-            logger.log(step, time.time() - start, result.success_rate, extra)
+            logger.log(step, result.success_rate, extra)
         if checkpoints.due(step) or step >= config.steps:
             checkpoint()
     logger.close()
@@ -214,24 +215,25 @@ def train_sb3(config: TrainConfig, run_dir: Path, resume: bool, device: torch.de
 
     vec = DummyVecEnv([make_env] * n)
     model = make_sb3_model(config, vec, device)
-    step = 0
+    step, episodes, wall = 0, 0, 0.0
     if resume:
-        payload = load_checkpoint(run_dir / "checkpoint.pt", expect={"algo": config.algo, "env": config.env})
+        payload = load_checkpoint(run_dir / CHECKPOINT, expect={"algo": config.algo, "env": config.env})
         model.set_parameters(payload["params"], exact_match=True, device=device)
-        step = payload["step"]
+        step, episodes, wall = payload["step"], payload.get("episodes", 0), payload.get("wall_s", 0.0)
         model.num_timesteps = step
-    logger = RunLogger(run_dir, config.steps, step, config.progress)
+    logger = RunLogger(run_dir, config.steps, step, config.progress, episodes, wall)
     evals, checkpoints = _Schedule(config.eval_every, step), _Schedule(config.checkpoint_every, step)
     policy = SB3Policy(model)
-    start = time.time()
 
     def checkpoint(at: int) -> None:
         save_checkpoint(
-            run_dir / "checkpoint.pt",
+            run_dir / CHECKPOINT,
             {
                 "algo": config.algo,
                 "env": config.env,
                 "step": at,
+                "episodes": logger.episodes,
+                "wall_s": logger.wall,
                 "params": model.get_parameters(),
                 "config": config.to_dict(),
             },
@@ -248,14 +250,14 @@ def train_sb3(config: TrainConfig, run_dir: Path, resume: bool, device: torch.de
                     policy, config.env, "train", config.eval_episodes, seed=10_000_000 + self.num_timesteps
                 )
                 policy.reset()
-                logger.log(self.num_timesteps, time.time() - start, result.success_rate, {})
+                logger.log(self.num_timesteps, result.success_rate, {})
             if checkpoints.due(self.num_timesteps):
                 checkpoint(self.num_timesteps)
             return True
 
     model.learn(total_timesteps=max(0, config.steps - step), callback=Callback(), reset_num_timesteps=not resume)
     result = evaluate(policy, config.env, "train", config.eval_episodes, seed=10_000_000 + model.num_timesteps)
-    logger.log(model.num_timesteps, time.time() - start, result.success_rate, {})
+    logger.log(model.num_timesteps, result.success_rate, {})
     checkpoint(model.num_timesteps)
     logger.close()
     return policy
@@ -267,29 +269,28 @@ def train_behaviour_cloning(config: TrainConfig, run_dir: Path, resume: bool, de
 
     env = gym.make(config.env)
     policy = BCPolicy(env.observation_space, env.action_space).to(device)
-    if resume and (run_dir / "checkpoint.pt").exists():
-        payload = load_checkpoint(run_dir / "checkpoint.pt", expect={"algo": "bc", "env": config.env})
+    if resume and (run_dir / CHECKPOINT).exists():
+        payload = load_checkpoint(run_dir / CHECKPOINT, expect={"algo": "bc", "env": config.env})
         load_state(policy, payload["policy"], "policy")
         return TorchPolicy(policy)
     demos_path = run_dir / "demos.npz"
     if demos_path.exists():
-        demos = ReplayBuffer.load(demos_path, env.observation_space)
+        demos = ReplayBuffer.load(demos_path, env.observation_space, env_id=config.env)
     else:
         demos = collect_demonstrations(config.env, config.steps, seed=config.seed, reward_mode=config.reward_mode)
         demos.save(demos_path)
-    logger = RunLogger(run_dir, config.bc_epochs, 0, config.progress)
-    start = time.time()
+    logger = RunLogger(run_dir, config.bc.epochs, 0, config.progress)
 
     def on_epoch(epoch: int, loss: float) -> None:
         logger.advance(1)
         logger.writer.add_scalar("bc/loss", loss, epoch)
 
-    losses = train_bc(policy, demos, config.bc_epochs, config.batch_size, config.lr, config.seed, on_epoch)
+    losses = train_bc(policy, demos, config.bc.epochs, config.sac.batch_size, config.sac.lr, config.seed, on_epoch)
     wrapped = TorchPolicy(policy)
     result = evaluate(wrapped, config.env, "train", config.eval_episodes, seed=10_000_000)
-    logger.log(config.steps, time.time() - start, result.success_rate, {"bc_loss": losses[-1]})
+    logger.log(config.steps, result.success_rate, {"bc_loss": losses[-1]})
     save_checkpoint(
-        run_dir / "checkpoint.pt",
+        run_dir / CHECKPOINT,
         {
             "algo": "bc",
             "env": config.env,
@@ -303,7 +304,7 @@ def train_behaviour_cloning(config: TrainConfig, run_dir: Path, resume: bool, de
 
 
 # ---------------------------------------------------------------------------------------- entry points
-TRAINERS = {
+TRAINERS: dict[str, Callable[[TrainConfig, Path, bool, torch.device], Any]] = {
     "native": train_native,
     "mbpo": train_native,
     "sac": train_sb3,
@@ -311,26 +312,28 @@ TRAINERS = {
     "rppo": train_sb3,
     "bc": train_behaviour_cloning,
 }
+"""The one trainer registry: ``--algo`` -> the function that trains it."""
 
 
 def train(config: TrainConfig, resume: bool = False) -> Any:
     """Train ``config.algo`` on ``config.env``; return the trained policy (``policy.act(obs)``).
 
-    Fails before any training if the run folder is not writable, and with ``resume`` if
-    the folder holds no usable checkpoint.
-    """
+    Every value is checked, and the run folder claimed (a second writer fails at once), before
+    anything is written; with ``resume`` the folder must hold a checkpoint."""
     config.validate()
-    run_dir = check_writable_dir(config.run_dir)
-    if resume:
-        if not (run_dir / "checkpoint.pt").exists():
-            raise CheckpointError(f"--resume: {run_dir} has no checkpoint.pt to resume from")
-    elif (run_dir / "checkpoint.pt").exists():
-        raise FileExistsError(f"{run_dir} already holds a run; pass --resume to continue it or pick another --run-dir")
-    config.save(run_dir / "config.json")
-    torch.manual_seed(config.seed)
-    if config.threads > 0:
-        torch.set_num_threads(config.threads)
-    return TRAINERS[config.algo](config, run_dir, resume, resolve_device(config.device))
+    run_dir = Path(config.run_dir)
+    with RunLock(run_dir):
+        if resume:
+            if not (run_dir / CHECKPOINT).exists():
+                raise CheckpointError(f"--resume: {run_dir} has no {CHECKPOINT} to resume from")
+        elif (run_dir / CHECKPOINT).exists():
+            raise RunExists(f"{run_dir} already holds a run; pass --resume to continue it or pick another --run-dir")
+        device = resolve_device(config.device)
+        config.save(run_dir / "config.json")
+        torch.manual_seed(config.seed)
+        if config.threads > 0:
+            torch.set_num_threads(config.threads)
+        return TRAINERS[config.algo](config, run_dir, resume, device)
 
 
 RESUME_OVERRIDES = (
@@ -343,48 +346,74 @@ RESUME_OVERRIDES = (
     "device",
     "compile",
 )
+"""The fields a resumed run may change (the rest would make it another run)."""
 
 
-def config_from_args(args: dict[str, Any], resume: bool) -> TrainConfig:
-    """The run's config: flags over defaults; with ``resume``, flags over the saved config,
-    where only the fields in :data:`RESUME_OVERRIDES` may change."""
-    args = {k: tuple(v) if isinstance(v, list) else v for k, v in args.items()}  # argparse gives lists
-    run_dir = Path(args.get("run_dir", TrainConfig.run_dir))
-    saved = run_dir / "config.json"
-    if not resume or not saved.exists():
-        return TrainConfig(**args)
-    config = TrainConfig.load(saved)
-    config.run_dir = str(run_dir)  # the folder being resumed, wherever it was first written
+def config_from_args(args: dict[str, Any], resume: bool, preset: str = "") -> TrainConfig:
+    """The run's config from flag values (keys: flat or dotted field names; lists allowed): over ``preset``
+    over the defaults, or with ``resume`` over the saved config, of which only :data:`RESUME_OVERRIDES` may
+    change."""
+    tree = cli.leaves(TrainConfig)
+    by_name = {leaf.flat.replace("-", "_"): leaf for leaf in tree if leaf.flat}
+    by_name.update({".".join(leaf.path): leaf for leaf in tree})
+    given: dict[tuple[str, ...], Any] = {}
     for key, value in args.items():
-        if key == "run_dir" or value == getattr(config, key):
+        leaf = by_name.get(key) or by_name.get(key.replace("-", "_"))
+        if leaf is None:
+            raise UsageError(f"unknown config field {key!r}")
+        given[leaf.path] = tuple(value) if isinstance(value, list) else value
+    run_dir = Path(given.get(("run_dir",), TrainConfig.run_dir))
+    if not resume:
+        base = TrainConfig(preset=preset)
+        if preset:
+            base = cli.replace(base, cli.preset_values(PRESETS, preset, tree))
+        return cli.replace(base, given)
+    if not (run_dir / CHECKPOINT).exists():
+        raise CheckpointError(f"--resume: {run_dir} has no {CHECKPOINT} to resume from")
+    config = TrainConfig.from_run(run_dir)
+    config = cli.replace(config, {("run_dir",): str(run_dir)})  # the folder being resumed, wherever it was written
+    if preset and preset != config.preset:
+        raise UsageError(f"--preset {preset} differs from the run being resumed ({config.preset or 'none'})")
+    changes = {}
+    for path, value in given.items():
+        if path == ("run_dir",) or value == cli.get(config, path):
             continue
-        if key not in RESUME_OVERRIDES:
-            raise ValueError(
-                f"--{key.replace('_', '-')} differs from the run being resumed ({getattr(config, key)!r}); "
+        name = path[-1]
+        if name not in RESUME_OVERRIDES:
+            flag = next(leaf.flag for leaf in tree if leaf.path == path)
+            raise UsageError(
+                f"{flag} differs from the run being resumed ({cli.get(config, path)!r}); "
                 f"only {', '.join(RESUME_OVERRIDES)} may change on --resume"
             )
-        setattr(config, key, value)
-    return config
+        changes[path] = value
+    return cli.replace(config, changes)
+
+
+def build_parser() -> cli.Parser:
+    parser = cli.Parser(prog="python -m agents.train", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--preset", default="", help=f"start from a named recipe: {', '.join(sorted(PRESETS))} (see agents.presets)"
+    )
+    parser.add_argument("--resume", action="store_true", default=False, help="continue the run in --run-dir")
+    cli.add_config(parser, TrainConfig)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m agents.train", description=__doc__.split("\n")[0], argument_default=argparse.SUPPRESS
-    )
-    add_arguments(parser)
-    parser.add_argument(
-        "--resume", action="store_true", default=False, help="continue the run in --run-dir from its checkpoint"
-    )
-    args = vars(parser.parse_args(argv))
-    resume = args.pop("resume")
-    try:
-        config = config_from_args(args, resume)
-        train(config, resume=resume)
-    except (TrainingError, CheckpointError, FileExistsError, OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    """``python -m agents.train``: a usage error prints one line and returns 2 (see :func:`envs.cli.run`)."""
+    return cli.run(_main, argv)
+
+
+def _main(argv: list[str]) -> int:
+    parser = build_parser()
+    tree = cli.leaves(TrainConfig)
+    namespace = parser.parse_args(argv)
+    given = {".".join(path): value for path, value in cli.given_values(namespace, tree).items()}
+    given.pop("preset", None)
+    config = config_from_args(given, namespace.resume, namespace.preset)
+    train(config, resume=namespace.resume)
     run = Path(config.run_dir)
-    print(f"done: {run}/checkpoint.pt, curve {run}/learning_curve.png, logs {run}/progress.csv and {run}/tb")
+    print(f"done: {run}/{CHECKPOINT}, curve {run}/learning_curve.png, logs {run}/progress.csv and {run}/tb")
     return 0
 
 

@@ -21,10 +21,10 @@ import torch
 
 import agents
 import envs  # noqa: F401
-from agents.collector import Collector
-from agents.replay import ReplayBuffer
 from agents.sac import SACAgent, SACConfig
-from bench.common import markdown_table, write_json
+from bench.report import markdown_table, write_json
+from groundworld.collect import Collector
+from groundworld.replay import ReplayBuffer
 
 
 def native_rate(

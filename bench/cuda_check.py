@@ -16,13 +16,14 @@ import numpy as np
 import torch
 
 import agents
+import groundworld.nn
 from agents.bc import BCPolicy
 from agents.judge_actor import JudgeActor, JudgeActorConfig
-from bench.common import markdown_table, write_json
-from world_model.calibration import at_fraction, auroc
+from bench.report import markdown_table, write_json
 from world_model.ensemble import EnsembleModel
-from world_model.episodes import collect_episodes
-from world_model.judge import JudgeConfig, judge_probabilities, train_judge
+from world_model.judges.calibration import at_fraction, auroc
+from world_model.judges.episodes import collect_episodes
+from world_model.judges.judge import JudgeConfig, judge_probabilities, train_judge
 
 ENV = "Groundworld/GoTo-v0"
 
@@ -78,7 +79,7 @@ def native_run(device: str, steps: int) -> dict:
     start = time.perf_counter()
     agents.train(config)
     wall = time.perf_counter() - start
-    resolved = agents.config.resolve_device(device)
+    resolved = groundworld.nn.resolve_device(device)
     return {
         "what": f"native agent: {steps} env steps, UTD 1 (device={device} -> {resolved})",
         "device": str(resolved),

@@ -12,8 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.common import RESULTS, markdown_table
-from bench.experiments.common import read_progress
+from bench.report import RESULTS, markdown_table, read_progress
 
 
 def curve(run_dir: Path) -> list[dict]:

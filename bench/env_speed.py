@@ -20,7 +20,7 @@ import mujoco
 import numpy as np
 
 import envs
-from bench.common import markdown_table, write_json
+from bench.report import markdown_table, write_json
 
 
 def _timed_episode(env: gym.Env, actions: np.ndarray) -> tuple[float, int]:

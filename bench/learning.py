@@ -15,7 +15,6 @@ evaluation first reached 90%, and the training wall-clock the run logged. Writes
 from __future__ import annotations
 
 import argparse
-import csv
 import subprocess
 import sys
 import time
@@ -23,27 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import agents
-from bench.common import RESULTS, markdown_table, write_json
-from bench.experiments.common import read_progress
+from bench.report import RESULTS, markdown_table, steps_to, training_wall, write_json
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def steps_to(progress_csv: Path, threshold: float = 0.9) -> tuple[int | None, float | None]:
-    """(env steps, wall seconds) of the first training evaluation at or above ``threshold``."""
-    if not progress_csv.exists():
-        return None, None
-    with open(progress_csv) as f:
-        for row in csv.DictReader(f):
-            if row.get("eval_success") not in (None, "", "nan") and float(row["eval_success"]) >= threshold:
-                return int(row["step"]), float(row["wall_s"])
-    return None, None
-
-
-def training_wall(progress_csv: Path) -> float | None:
-    """Wall-clock seconds the run itself recorded at its last logged step (None without a log)."""
-    rows = read_progress(progress_csv)
-    return float(rows[-1]["wall_s"]) if rows and rows[-1].get("wall_s") not in (None, "") else None
 
 
 def run_one(task: str, algo: str, args: argparse.Namespace) -> dict:

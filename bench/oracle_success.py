@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 
 import envs
-from bench.common import markdown_table, write_json
+from bench.report import markdown_table, write_json
 from envs.demo import oracle_success
 from envs.language import SPLITS
 

@@ -16,7 +16,7 @@ import gymnasium as gym
 import numpy as np
 
 import envs
-from bench.common import markdown_table, write_json
+from bench.report import markdown_table, write_json
 
 
 def frames_per_second(env: gym.Env, frames: int) -> float:

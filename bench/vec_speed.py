@@ -12,7 +12,7 @@ import gymnasium as gym
 import numpy as np
 
 import envs  # noqa: F401  (registers the Groundworld ids)
-from bench.common import markdown_table, write_json
+from bench.report import markdown_table, write_json
 
 
 def measure(env_id: str, num_envs: int, mode: str, steps: int) -> dict:

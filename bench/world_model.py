@@ -21,8 +21,8 @@ import torch
 
 import agents
 import envs  # noqa: F401
-from agents.replay import ReplayBuffer
-from bench.common import RESULTS, markdown_table, write_json
+from bench.report import RESULTS, markdown_table, write_json
+from groundworld.replay import ReplayBuffer
 from world_model import DreamVecEnv, EnsembleConfig, WorldModelConfig, fit
 from world_model.metrics import disagreement_correlation, imagined_vs_real, open_loop_error, outcome_prediction
 from world_model.outcomes import TaskOutcome

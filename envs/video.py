@@ -10,20 +10,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from envs.errors import UnwritablePath, check_writable_dir
+
 Policy = Callable[[dict[str, np.ndarray], dict[str, Any]], np.ndarray]
-
-
-def check_writable_dir(path: str | os.PathLike, what: str = "run") -> Path:
-    """Create folder ``path`` and make sure files can be written there; raise ``OSError`` naming it otherwise."""
-    path = Path(path)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise OSError(f"cannot write to the {what} folder {str(path)!r}: {exc.strerror or exc}") from exc
-    return path
 
 
 def check_writable(path: str | os.PathLike) -> Path:
@@ -31,8 +20,8 @@ def check_writable(path: str | os.PathLike) -> Path:
     path = Path(path)
     try:
         check_writable_dir(path.parent, "video")
-    except OSError as exc:
-        raise OSError(f"cannot write video {str(path)!r}: {exc}") from exc
+    except UnwritablePath as exc:
+        raise UnwritablePath(f"cannot write video {str(path)!r}: {exc}") from exc
     return path
 
 

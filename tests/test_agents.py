@@ -19,15 +19,17 @@ import torch
 
 import agents
 import envs
+import groundworld.nn
 from agents.bc import BCPolicy, collect_demonstrations, train_bc
-from agents.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from agents.collector import Collector
 from agents.config import TrainConfig
+from agents.training import config_from_args
 from agents.evaluation import wilson_interval
-from agents.networks import EncoderConfig, GroundedEncoder, grounding_loss, obs_to_tensors
-from agents.replay import ReplayBuffer
 from agents.sac import SACAgent, SACConfig, uses_bf16
 from envs import tokenizer
+from groundworld.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from groundworld.collect import Collector
+from groundworld.nn import EncoderConfig, GroundedEncoder, grounding_loss, obs_to_tensors
+from groundworld.replay import ReplayBuffer
 from tests.conftest import TASK_IDS, random_policy
 
 REPO = Path(__file__).resolve().parents[1]
@@ -244,7 +246,7 @@ def tiny(run_dir: Path, **kw) -> TrainConfig:
         buffer_size=5000,
     )
     base.update(kw)
-    return TrainConfig(**base)
+    return config_from_args(base, resume=False)
 
 
 def test_train_native_writes_the_run_folder(tmp_path):
@@ -396,7 +398,7 @@ def test_cli_reports_bad_run_dir(tmp_path, capsys):
     blocker = tmp_path / "f"
     blocker.write_text("x")
     code = agents.training.main(["--steps", "10", "--run-dir", str(blocker / "x"), "--no-progress"])
-    assert code == 1 and "cannot write to the run folder" in capsys.readouterr().err
+    assert code == 2 and "cannot write to the run folder" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- behaviour cloning and evaluation
@@ -622,7 +624,7 @@ def test_bf16_heads_keep_fp32_outputs_close_to_fp32(monkeypatch):
     np.testing.assert_allclose(bf16.act(batch_of(env, 16), True), fp32.act(batch_of(env, 16), True), atol=3e-2)
     assert uses_bf16("fp32", torch.device("cpu")) is False and uses_bf16("bf16", torch.device("cpu")) is True
     assert uses_bf16("auto", torch.device("cuda")) is False
-    monkeypatch.setattr(agents.sac, "has_native_bf16", lambda: False)
+    monkeypatch.setattr(groundworld.nn, "has_native_bf16", lambda: False)
     assert uses_bf16("auto", torch.device("cpu")) is False
     with pytest.raises(ValueError, match="precision"):
         uses_bf16("fp16", torch.device("cpu"))
@@ -727,9 +729,9 @@ def test_list_flags_resume_without_a_spurious_difference(tmp_path):
     run.mkdir()
     flags = {"run_dir": str(run), "algo": "mbpo", "model_horizon": [5, 5], "hidden": [64, 64]}  # as argparse gives
     config = config_from_args(flags, resume=False)
-    assert config.model_horizon == (5, 5) and config.hidden == (64, 64)
+    assert config.mbpo.model_horizon == (5, 5) and config.sac.hidden == (64, 64)
     config.save(run / "config.json")
-    assert config_from_args({**flags, "steps": 9000}, resume=True).model_horizon == (5, 5)
+    assert config_from_args({**flags, "steps": 9000}, resume=True).mbpo.model_horizon == (5, 5)
 
 
 def test_a_copied_run_resumes_in_its_new_folder(tmp_path):

@@ -12,16 +12,25 @@ import pytest
 import torch
 
 import agents
+import groundworld.checkpoint
 from agents.bc import BCPolicy
 from agents.judge_actor import JudgeActor, JudgeActorConfig
 from agents.rejection import RejectionConfig, accept, expert_iteration, final_judgements
 from tests.test_agents import tiny
-from world_model.calibration import at_fraction, auroc, brier, calibration_rows, ece, reliability
 from world_model.ensemble import EnsembleConfig, EnsembleModel
-from world_model.episodes import Episodes, collect_episodes
-from world_model.goodhart import GoodhartMonitor
-from world_model.judge import Judge, JudgeConfig, judge_probabilities, load_judge, save_judge, td_targets, train_judge
-from world_model.shaping import JudgePotential, PotentialShaping
+from world_model.judges.calibration import at_fraction, auroc, brier, calibration_rows, ece, reliability
+from world_model.judges.episodes import Episodes, collect_episodes
+from world_model.judges.goodhart import GoodhartMonitor
+from world_model.judges.judge import (
+    Judge,
+    JudgeConfig,
+    judge_probabilities,
+    load_judge,
+    save_judge,
+    td_targets,
+    train_judge,
+)
+from world_model.judges.shaping import JudgePotential, PotentialShaping
 
 GOTO = "Groundworld/GoTo-v0"
 FAST = JudgeConfig(hidden=32, epochs=30, patience=30, lr=3e-3, batch_episodes=16)
@@ -147,7 +156,7 @@ def test_judge_checkpoint_round_trip_and_corruption(tmp_path):
     for a, b in zip(judge.state_dict().values(), loaded.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     path.write_bytes(path.read_bytes()[:100])
-    with pytest.raises(agents.checkpoint.CheckpointError, match="corrupt"):
+    with pytest.raises(groundworld.checkpoint.CheckpointError, match="corrupt"):
         load_judge(path)
 
 
@@ -197,7 +206,7 @@ def test_repeats_attempt_the_same_scene_and_instruction():
 def test_decoy_leaves_the_true_goal_in_place():
     env = gym.make(GOTO)
     env.reset(seed=2)
-    from world_model.episodes import source_policy
+    from world_model.judges.episodes import source_policy
 
     goal = env.unwrapped.goal
     before = list(goal.targets)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import envs
-from agents.networks import obs_to_tensors
+from groundworld.nn import obs_to_tensors
 from world_model.outcomes import KINDS, TaskOutcome
 
 RULED_TASKS = ["Groundworld/GoTo-v0", "Groundworld/Reach-v0", "Groundworld/Push-v0"]

@@ -14,11 +14,11 @@ import torch
 import envs  # noqa: F401
 import world_model
 from agents.bc import collect_demonstrations
-from agents.collector import Collector
-from agents.networks import obs_to_tensors
-from agents.replay import ReplayBuffer
 from agents.sac import SACAgent, SACConfig
 from envs.base import HALF_EXTENT
+from groundworld.collect import Collector
+from groundworld.nn import obs_to_tensors
+from groundworld.replay import ReplayBuffer
 from world_model.codec import StateCodec
 from world_model.ensemble import EnsembleConfig, Normalizer
 from world_model.metrics import disagreement_correlation, episode_windows, open_loop_error, outcome_prediction
@@ -351,7 +351,7 @@ def test_factored_model_pools_object_statistics_over_slots(goto_model):
 def test_flat_checkpoints_without_the_factored_flag_still_load(tmp_path, goto_data):
     import dataclasses
 
-    from agents.checkpoint import save_checkpoint
+    from groundworld.checkpoint import save_checkpoint
 
     flat = EnsembleConfig(**{**dataclasses.asdict(SMALL), "factored": False})
     model, _ = world_model.fit(goto_data, WorldModelConfig(epochs=1, ensemble=flat))

@@ -25,9 +25,8 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from agents.networks import obs_to_tensors
-from agents.replay import ReplayBuffer
-from agents.sac import uses_bf16
+from groundworld.nn import obs_to_tensors, uses_bf16
+from groundworld.replay import ReplayBuffer
 from world_model.ensemble import EnsembleModel
 from world_model.outcomes import TaskOutcome
 

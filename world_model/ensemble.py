@@ -22,9 +22,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from agents.networks import GoalPointer, InstructionEncoder, grounding_loss
 from envs.base import HALF_EXTENT, OBJECT_DYNAMIC, OBJECT_FEATURES, ZONE_GEOMETRY, effector_xy
 from envs.scene import TABLE_HALF
+from groundworld.nn import GoalPointer, InstructionEncoder, grounding_loss
 from world_model.codec import StateCodec
 from world_model.objects import PAIR_FEATURES, object_inputs
 
@@ -44,7 +44,7 @@ class EnsembleConfig:
     instruction_dim: int = 32
     """Width of the instruction vector."""
     pointer: bool = True
-    """Give the members the agents' :class:`~agents.networks.GoalPointer` read-out: the state of
+    """Give the members the agents' :class:`~groundworld.nn.GoalPointer` read-out: the state of
     the object and zone the instruction names. Rewards and success depend on *which* object is
     meant; without it the members must find that out from pooled tokens. Trained by the model's
     losses and a grounding cross-entropy against the replay's ``goal_object``."""

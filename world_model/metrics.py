@@ -6,8 +6,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from agents.networks import obs_to_tensors
-from agents.replay import ReplayBuffer
+from groundworld.nn import obs_to_tensors
+from groundworld.replay import ReplayBuffer
 from world_model.codec import OBJECT_DYNAMIC
 from world_model.ensemble import EnsembleModel
 from world_model.outcomes import TaskOutcome

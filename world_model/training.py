@@ -24,12 +24,12 @@ import numpy as np
 import torch
 
 import envs  # noqa: F401  (registers the environments)
-from agents.checkpoint import load_checkpoint, load_state, save_checkpoint
-from agents.networks import obs_to_tensors
-from agents.replay import ReplayBuffer
 from envs.base import HALF_EXTENT, OBJECT_DYNAMIC, OBJECT_FEATURES
+from envs.errors import check_writable_dir
 from envs.scene import TABLE_HALF
-from envs.video import check_writable_dir
+from groundworld.checkpoint import load_checkpoint, load_state, save_checkpoint
+from groundworld.nn import obs_to_tensors
+from groundworld.replay import ReplayBuffer
 from world_model.ensemble import EnsembleConfig, EnsembleModel, Normalizer
 from world_model.objects import object_inputs
 

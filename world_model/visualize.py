@@ -19,9 +19,9 @@ import numpy as np
 import torch
 
 import envs  # noqa: F401  (registers the environments)
-from agents.networks import obs_to_tensors
 from envs.scene import TABLE_TOP
 from envs.video import caption, check_writable
+from groundworld.nn import obs_to_tensors
 from world_model.ensemble import EnsembleModel
 from world_model.training import load_world_model
 

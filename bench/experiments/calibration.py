@@ -17,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from bench.experiments.common import RESULTS, write_report
-from world_model.calibration import FRACTIONS
+from world_model.judges.calibration import FRACTIONS
 
 TASKS = ("GoTo", "Push", "Reach", "Relation", "Sequence", "KnockOff")
 
@@ -25,7 +25,7 @@ TASKS = ("GoTo", "Push", "Reach", "Relation", "Sequence", "KnockOff")
 def run_task(task: str, episodes: int, test_episodes: int, seed: int, run_root: str) -> list[dict]:
     import torch
 
-    from world_model.judges import train_judges
+    from world_model.judges.pipeline import train_judges
 
     torch.set_num_threads(1)
     result = train_judges(
@@ -76,7 +76,7 @@ def plot(rows: list[dict], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from world_model.judges import markdown
+    from world_model.judges.pipeline import markdown
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", nargs="+", default=list(TASKS))

@@ -1,45 +1,17 @@
-"""Shared helpers of the judge experiments."""
+"""Shared helpers of the judge experiments (reports and run logs: :mod:`bench.report`)."""
 
 from __future__ import annotations
 
-import csv
-import json
-import platform
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def write_report(name: str, title: str, body: list[str], rows: list[dict], wall_s: float) -> Path:
-    """``results/<name>.md`` (title, machine, wall-clock, body) and ``results/<name>.json`` (rows)."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    meta = {
-        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
-        "time": time.strftime("%Y-%m-%d %H:%M"),
-        "wall_s": round(wall_s, 1),
-    }
-    (RESULTS / f"{name}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1, default=float))
-    head = [f"# {title}", "", f"Wall-clock {wall_s / 60:.1f} min on {meta['machine']} ({meta['time']}).", ""]
-    path = RESULTS / f"{name}.md"
-    path.write_text("\n".join(head + body) + "\n")
-    return path
-
+from bench.report import RESULTS, read_progress, steps_to, training_wall, write_report  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def read_progress(path: Path) -> list[dict]:
-    """The rows of a run's ``progress.csv`` (none if it does not exist)."""
-    if not path.exists():
-        return []
-    with open(path) as f:
-        return list(csv.DictReader(f))
 
 
 def train_command(
@@ -64,7 +36,6 @@ def run_summary(run_dir: Path, env_id: str, episodes: int) -> dict:
     """A finished run: final success per split, steps to 50%/90%, training wall-clock, the evaluation
     curve and, for runs trained against a judge, the worst judged-minus-true gap and the flags."""
     import agents
-    from bench.learning import steps_to, training_wall
 
     policy, _ = agents.load_policy(run_dir)
     progress = read_progress(run_dir / "progress.csv")
@@ -90,7 +61,7 @@ def judges_dir(task: str, root: str | Path) -> Path:
     training them there first if they are missing."""
     path = REPO / root / task
     if not (path / "blind.pt").exists() or not (path / "privileged.pt").exists():
-        from world_model.judges import train_judges
+        from world_model.judges.pipeline import train_judges
 
         train_judges(f"Groundworld/{task}-v0", 600, path, progress=False)
     return path

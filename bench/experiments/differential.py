@@ -20,11 +20,11 @@ import numpy as np
 import torch
 
 from bench.experiments.common import RESULTS, judges_dir, write_report
-from world_model.calibration import at_fraction, auroc, brier
-from world_model.differential import report
-from world_model.episodes import collect_episodes
-from world_model.judge import JudgeConfig, judge_probabilities, load_judge, train_judge
-from world_model.judges import test_sets
+from world_model.judges.calibration import at_fraction, auroc, brier
+from world_model.judges.differential import report
+from world_model.judges.episodes import collect_episodes
+from world_model.judges.judge import JudgeConfig, judge_probabilities, load_judge, train_judge
+from world_model.judges.pipeline import test_sets
 
 
 def judges_for(task: str, run_root: str) -> dict:

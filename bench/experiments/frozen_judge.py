@@ -24,8 +24,8 @@ from agents.bc import BCPolicy
 from agents.judge_actor import JudgeActor, JudgeActorConfig
 from agents.policies import TorchPolicy
 from bench.experiments.common import REPO, RESULTS, judges_dir, plot_curves, run_summary, train_command, write_report
-from world_model.episodes import collect_episodes
-from world_model.judge import load_judge
+from world_model.judges.episodes import collect_episodes
+from world_model.judges.judge import load_judge
 from world_model.training import WorldModelConfig, fit
 
 

@@ -33,6 +33,8 @@ import gymnasium as gym
 import numpy as np
 
 from envs import tokenizer
+from envs.errors import UsageError
+from envs.files import atomic_path
 
 FORMAT_VERSION = 2  # 2 added goal_object; version-1 files load with goal_object = -1
 _SCALARS = {
@@ -52,7 +54,7 @@ class ReplayBuffer:
 
     def __init__(self, observation_space: gym.spaces.Dict, action_dim: int, capacity: int, env_id: str = ""):
         if capacity < 1:
-            raise ValueError(f"capacity must be positive, got {capacity}")
+            raise UsageError(f"replay capacity must be positive, got {capacity}")
         self.capacity, self.action_dim, self.env_id = int(capacity), int(action_dim), env_id
         self.keys = tuple(observation_space.spaces)
         self.data: dict[str, np.ndarray] = {}
@@ -101,7 +103,7 @@ class ReplayBuffer:
 
     def sample(self, batch_size: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         if self.size == 0:
-            raise ValueError("cannot sample from an empty replay buffer")
+            raise UsageError("cannot sample from an empty replay buffer")
         idx = rng.integers(0, self.size, size=batch_size)
         return {key: value[idx] for key, value in self.data.items()}
 
@@ -116,7 +118,7 @@ class ReplayBuffer:
         """The first ``n`` stored rows (insertion order) and the rest, as two new buffers: what an
         agent had after ``n`` steps, and what came later."""
         if not 0 < n < self.size:
-            raise ValueError(f"split point {n} must be inside the buffer's {self.size} rows")
+            raise UsageError(f"split point {n} must be inside the buffer's {self.size} rows")
         rows = self.rows()
         return self._from_rows(rows, slice(0, n)), self._from_rows(rows, slice(n, self.size))
 
@@ -130,7 +132,6 @@ class ReplayBuffer:
     # ---------------------------------------------------------------- files
     def save(self, path: str | os.PathLike) -> Path:
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         meta = {
             "format": FORMAT_VERSION,
             "env_id": self.env_id,
@@ -139,40 +140,57 @@ class ReplayBuffer:
             "keys": list(self.keys),
             "action_dim": self.action_dim,
         }
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as f:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
             np.savez(f, meta=np.array(json.dumps(meta)), **self.rows())
-        os.replace(tmp, path)
         return path
 
     @classmethod
     def load(
-        cls, path: str | os.PathLike, observation_space: gym.spaces.Dict | None = None, capacity: int | None = None
+        cls,
+        path: str | os.PathLike,
+        observation_space: gym.spaces.Dict | None = None,
+        capacity: int | None = None,
+        env_id: str | None = None,
     ) -> ReplayBuffer:
-        """Load a saved buffer, checking it matches ``observation_space`` (by default the space of
-        the env id recorded in the file); raise ``ValueError`` if not."""
+        """Load a saved buffer, checking it: readable, not empty, finite, of ``env_id`` (when given), and
+        shaped as ``observation_space`` (by default the space of the env id recorded in the file). Any
+        problem is a :class:`~envs.errors.UsageError` naming the file."""
         try:
             with np.load(path, allow_pickle=False) as archive:
                 meta = json.loads(str(archive["meta"]))
                 rows = {key: archive[key] for key in archive.files if key != "meta"}
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{path}: not a readable Groundworld replay file ({exc})") from exc
+        except (OSError, ValueError, KeyError, EOFError, json.JSONDecodeError) as exc:
+            raise UsageError(f"{path}: not a readable Groundworld replay file ({exc})") from exc
+        except Exception as exc:  # zipfile raises BadZipFile and friends for a truncated archive
+            raise UsageError(f"{path}: not a readable Groundworld replay file (truncated? {exc})") from exc
+        if env_id is not None and meta.get("env_id") != env_id:
+            raise UsageError(f"{path} holds {meta.get('env_id')!r} transitions, not {env_id!r}")
+        if "reward" not in rows or len(rows["reward"]) == 0:
+            raise UsageError(f"{path} holds no transitions")
         if meta.get("format") == 1 and "goal_object" not in rows:
             rows["goal_object"] = np.full(len(rows["reward"]), -1, dtype=np.int64)
             meta["format"] = FORMAT_VERSION
         if meta.get("format") != FORMAT_VERSION or meta.get("tokenizer") != tokenizer.TOKENIZER_VERSION:
-            raise ValueError(
+            raise UsageError(
                 f"{path}: replay format {meta.get('format')} / tokenizer {meta.get('tokenizer')}, "
                 f"expected {FORMAT_VERSION} / {tokenizer.TOKENIZER_VERSION}"
             )
         if observation_space is None:
-            observation_space = gym.make(meta["env_id"]).observation_space
+            try:
+                observation_space = gym.make(meta["env_id"]).observation_space
+            except gym.error.Error as exc:
+                raise UsageError(f"{path} was recorded on {meta.get('env_id')!r}, which is not a known env id") from exc
         n = len(rows["reward"])
         buffer = cls(observation_space, meta["action_dim"], max(capacity or meta["capacity"], n, 1), meta["env_id"])
         for key, value in buffer.data.items():
             if key not in rows or rows[key].shape[1:] != value.shape[1:]:
                 got = rows[key].shape[1:] if key in rows else "missing"
-                raise ValueError(f"{path}: field {key!r} is {got}, the env expects {value.shape[1:]}")
+                raise UsageError(
+                    f"{path}: field {key!r} is {got}, the env {meta['env_id']!r} expects {value.shape[1:]}"
+                )
+            if value.dtype.kind == "f" and not np.isfinite(rows[key]).all():
+                bad = int(np.flatnonzero(~np.isfinite(rows[key]).reshape(n, -1).all(-1))[0])
+                raise UsageError(f"{path}: field {key!r} has a non-finite value (row {bad}); the file is corrupt")
             value[:n] = rows[key]
         buffer.pos, buffer.size = n % buffer.capacity, n
         return buffer

@@ -16,6 +16,9 @@ import numpy as np
 
 logger = logging.getLogger("groundworld.goodhart")
 
+GOODHART_THRESHOLD = 0.15
+"""Default largest tolerated judged-minus-true success gap (every config that flags gaps uses it)."""
+
 
 @dataclass
 class GoodhartReading:
@@ -33,7 +36,7 @@ class GoodhartReading:
 class GoodhartMonitor:
     """Records judged vs true success per evaluation and flags gaps above ``threshold``."""
 
-    threshold: float = 0.15
+    threshold: float = GOODHART_THRESHOLD
     """Largest tolerated judged-minus-true success gap."""
     readings: list[GoodhartReading] = field(default_factory=list)
 

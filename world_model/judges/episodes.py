@@ -35,9 +35,9 @@ import gymnasium as gym
 import numpy as np
 
 import envs
-from agents.replay import ReplayBuffer
 from envs import oracles
 from envs.scene import TABLE_TOP
+from groundworld.replay import ReplayBuffer
 
 FORMAT_VERSION = 1
 SOURCES = ("oracle", "noisy", "decoy", "lazy", "random", "agent")

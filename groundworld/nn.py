@@ -1,4 +1,4 @@
-"""Language-grounded encoders and heads in plain PyTorch.
+"""Language-grounded encoders and heads in plain PyTorch, shared by agents, judges and world models.
 
 :class:`GroundedEncoder` reads a Groundworld observation dict (batched tensors) and returns
 one feature vector. The instruction is embedded with position-aware token embeddings
@@ -22,6 +22,12 @@ from torch.nn import functional as F
 
 from envs import tokenizer
 from envs.base import OBJECT_DYNAMIC, ZONE_GEOMETRY
+from envs.errors import UsageError
+
+PRECISIONS = ("auto", "bf16", "fp32")
+"""Matmul precisions of hidden layers (resolved by :func:`uses_bf16`)."""
+DEVICES = ("auto", "cpu", "cuda")
+"""Device names :func:`resolve_device` accepts."""
 
 
 @dataclass
@@ -334,3 +340,29 @@ def obs_to_tensors(obs: dict, device: torch.device | str = "cpu") -> dict[str, t
         t = torch.as_tensor(value, device=device)
         out[key] = t if key in ("instruction", "pixels") else t.float()
     return out
+
+
+def has_native_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX), at twice the fp32 rate."""
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+def uses_bf16(precision: str, device: torch.device) -> bool:
+    """Resolve a precision name: "bf16", "fp32", or "auto" (bf16 on a CPU with native bf16
+    dot products, fp32 elsewhere, CUDA included)."""
+    if precision not in PRECISIONS:
+        raise UsageError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
+    if precision == "auto":
+        return device.type == "cpu" and has_native_bf16()
+    return precision == "bf16"
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` (CUDA when torch sees a device, else CPU), ``"cpu"`` or ``"cuda"``."""
+    if name not in DEVICES:
+        raise UsageError(f"device must be one of {list(DEVICES)}, got {name!r}")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("device 'cuda' was asked for but torch sees no CUDA device; use --device cpu or auto")
+    return torch.device(name)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from gymnasium.vector import VectorEnv
 
-from agents.replay import ReplayBuffer
+from groundworld.replay import ReplayBuffer
 
 
 class Collector:

@@ -8,7 +8,7 @@ step: ``P(success | steps 0..t)``. Two kinds share everything but one input:
 - **privileged** also sees the ground truth of ``info["goal"]`` (which object, which target
   position), so it "knows the answer" and need not ground the instruction.
 
-Both are trained on the same :class:`~world_model.episodes.Episodes` with Monte-Carlo labels
+Both are trained on the same :class:`~world_model.judges.episodes.Episodes` with Monte-Carlo labels
 (every step of an episode is labelled with how the episode ended), optionally bootstrapped
 with TD(lambda) targets. ``step`` advances one step at a time and is differentiable, so a
 judge can score imagined rollouts and be back-propagated through (frozen) by an actor.
@@ -34,11 +34,11 @@ from torch import nn
 from torch.nn import functional as F
 
 import envs  # noqa: F401  (registers the environments)
-from agents.checkpoint import load_checkpoint, load_state, save_checkpoint
-from agents.networks import EncoderConfig, GroundedEncoder, mlp, obs_to_tensors
 from envs.base import OBJECT_DYNAMIC
 from envs.scene import MAX_OBJECTS
-from world_model.episodes import Episodes
+from groundworld.checkpoint import load_checkpoint, load_state, save_checkpoint
+from groundworld.nn import EncoderConfig, GroundedEncoder, mlp, obs_to_tensors
+from world_model.judges.episodes import Episodes
 
 PRIVILEGED_DIM = MAX_OBJECTS + 3 + OBJECT_DYNAMIC + 3
 """Target one-hot, target position, the target object's position and velocity, their offset."""

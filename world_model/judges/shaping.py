@@ -9,7 +9,7 @@ original return minus ``scale * Phi(h_0)``, a constant of the start: policies ke
 :class:`JudgePotential` makes a judge into that potential: ``Phi`` after a step is the
 judge's success probability having seen the episode up to and including that step. The
 wrapper reports ``info["reward_shaping"]`` and ``info["judge_success"]``, which
-:class:`~world_model.goodhart.GoodhartMonitor` compares with true success.
+:class:`~world_model.judges.goodhart.GoodhartMonitor` compares with true success.
 
     env = PotentialShaping(gym.make("Groundworld/GoTo-v0"), JudgePotential(load_judge("blind.pt")[0]))
 """
@@ -23,10 +23,10 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from agents.networks import obs_to_tensors
-from agents.policies import batch1
-from world_model.episodes import goal_arrays
-from world_model.judge import Judge, freeze
+from groundworld.nn import obs_to_tensors
+from groundworld.policy import batch1
+from world_model.judges.episodes import goal_arrays
+from world_model.judges.judge import Judge, freeze
 
 
 class Potential(Protocol):

@@ -7,9 +7,9 @@ instructions outside its training. :func:`report` tabulates |delta| by behaviour
 instruction (colour and shape named), split and phase of the episode, and writes videos of
 the episodes with the largest disagreement, both judges' curves drawn under the frames.
 
-    python -m world_model.differential --run-dir runs/judges-goto --videos 3
+    python -m world_model.judges.differential --run-dir runs/judges-goto --videos 3
 
-(the run folder of ``python -m world_model.judges``). The signal can also train: a blind
+(the run folder of ``python -m agents.judges``). The signal can also train: a blind
 judge distilled from the privileged one (``JudgeConfig(distill=...)``, see
 ``bench/experiments/differential.py``).
 """
@@ -29,9 +29,9 @@ import numpy as np
 import envs  # noqa: F401  (registers the environments)
 from envs import language
 from envs.video import caption, check_writable, outcome_mark
-from world_model.calibration import at_fraction, auroc
-from world_model.episodes import Episodes
-from world_model.judge import Judge, judge_probabilities
+from world_model.judges.calibration import at_fraction, auroc
+from world_model.judges.episodes import Episodes
+from world_model.judges.judge import Judge, judge_probabilities
 
 PRIVILEGED_COLOR = (240, 140, 30)
 BLIND_COLOR = (60, 140, 240)
@@ -254,10 +254,12 @@ def report(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from world_model.judges import load_run
+    from world_model.judges.pipeline import load_run
 
-    parser = argparse.ArgumentParser(prog="python -m world_model.differential", description=__doc__.split("\n")[0])
-    parser.add_argument("--run-dir", required=True, help="a folder written by python -m world_model.judges")
+    parser = argparse.ArgumentParser(
+        prog="python -m world_model.judges.differential", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--run-dir", required=True, help="a folder written by python -m agents.judges")
     parser.add_argument("--videos", type=int, default=3, help="episodes with the largest disagreement to film")
     parser.add_argument("--video-dir", default="videos")
     args = parser.parse_args(argv)

@@ -1,0 +1,21 @@
+"""Named training recipes: ``python -m agents.train --preset NAME`` (flags given with it win).
+
+Each preset sets some fields of :class:`~agents.config.TrainConfig` by their flag names (flat, such
+as ``utd``, or dotted, such as ``mbpo.model_outcome``); everything else keeps its default. The
+resolved values, and the preset's name, are saved in the run's ``config.json``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "demo": {"env": "Groundworld/GoTo-v0", "algo": "native", "steps": 30_000, "eval_every": 5_000},
+    # the main job of ``make demo``: GoTo learned in about five minutes on two cores
+    "native-utd10": {"algo": "native", "utd": 10, "learning_starts": 1_000},
+    # the model-free baseline at MBPO's update rate
+    "mbpo": {"algo": "mbpo", "utd": 10, "learning_starts": 1_000, "refit_every": 1_000},
+    # MBPO with the world model's learned reward, success and termination heads
+    "mbpo-task": {"algo": "mbpo", "utd": 10, "learning_starts": 1_000, "refit_every": 1_000, "model_outcome": "task"},
+    # MBPO with imagined outcomes by the task's own rules (goto, touch and push tasks)
+}
