@@ -19,7 +19,7 @@ from envs import cli
 from envs.cli import Discount, Fraction, NonNegative, OpenFraction, Positive, Range
 from envs.errors import UsageError
 from envs.files import atomic_path
-from groundworld.nn import EncoderConfig
+from groundworld.nn import DEVICES, PRECISIONS, EncoderConfig
 from world_model.judges.goodhart import GOODHART_THRESHOLD
 
 ALGOS = ("native", "mbpo", "sac", "ppo", "rppo", "bc")
@@ -59,7 +59,7 @@ class SACConfig:
     training time only, never an input). 0 turns it off."""
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     """Sizes of the grounded encoder."""
-    precision: Literal["auto", "bf16", "fp32"] = "auto"
+    precision: Literal[PRECISIONS] = "auto"
     """Matmul precision of the hidden layers of the actor and Q heads: bf16 (autocast; master weights, output
     layers, losses and the encoder stay fp32), fp32, or auto: bf16 on a CPU with bf16 dot-product instructions
     (AVX512-BF16 or AMX), fp32 elsewhere (CUDA included)."""
@@ -86,14 +86,14 @@ class MBPOConfig:
     """Real environment steps between world-model refits (the first fit is at ``learning_starts``)."""
     real_ratio: Annotated[float, Range(0, 1, low_open=True)] = 0.25
     """Fraction of each update's batch drawn from real transitions."""
-    model_outcome: Literal["learned", "task"] = "learned"
+    model_outcome: Literal[MODEL_OUTCOMES] = "learned"
     """Where imagined reward, success and termination come from: learned (the world model's heads) or task
     (the task's own rules on the imagined states; goto, touch and push tasks)."""
     model_horizon: tuple[PositiveInt, ...] = (1, 8)
     """Imagined rollout length at the first refit and after ``model_horizon_ramp`` real steps, linear between."""
     model_horizon_ramp: PositiveInt = 30_000
     """Real steps by which the rollout length reaches the second ``model_horizon``."""
-    model_step: Literal["sample", "elite", "mean"] = "sample"
+    model_step: Literal[MODEL_STEPS] = "sample"
     """How an imagined step is drawn: sample (a random elite's Gaussian, as MBPO), elite (a random elite's
     mean) or mean (the elites' average)."""
     model_epochs: PositiveInt = 25
@@ -144,7 +144,7 @@ class TrainConfig:
 
     env: str = "Groundworld/GoTo-v0"
     """Environment id (``envs.TASKS``)."""
-    algo: Literal["native", "mbpo", "sac", "ppo", "rppo", "bc"] = "native"
+    algo: Literal[ALGOS] = "native"
     """native (our SAC), mbpo (native + world model), sac, ppo (Stable-Baselines3), rppo (recurrent PPO), bc."""
     steps: PositiveInt = 50_000
     """Real environment steps (for bc: oracle demonstration steps)."""
@@ -168,7 +168,7 @@ class TrainConfig:
     """Episodes per evaluation (train split, deterministic policy)."""
     checkpoint_every: PositiveInt = 10_000
     """Environment steps between checkpoints."""
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    device: Literal[DEVICES] = "auto"
     """auto (cuda if available), cpu or cuda."""
     threads: Annotated[int, NonNegative] = 1
     """Torch CPU threads (1 leaves a core to the environments; 0: torch's default)."""

@@ -11,27 +11,44 @@ Everything lands in the run folder and ``videos/``; the last lines say where.
 
 from __future__ import annotations
 
-import argparse
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import agents
+from agents.training import config_from_args
+from envs import cli
 from envs import demo as env_demo
 
 
+@dataclass
+class DemoArgs:
+    """What ``python -m agents.demo`` trains and shows."""
+
+    env: str = "Groundworld/GoTo-v0"
+    """The task to learn."""
+    steps: Annotated[int, cli.Positive] = 30_000
+    """Real environment steps of training."""
+    run_dir: str = "runs/demo"
+    """The run folder (an unfinished demo run resumes)."""
+    episodes: Annotated[int, cli.Positive] = 100
+    """Evaluation episodes per split."""
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m agents.demo", description=__doc__.split("\n")[0])
-    parser.add_argument("--env", default="Groundworld/GoTo-v0")
-    parser.add_argument("--steps", type=int, default=30_000)
-    parser.add_argument("--run-dir", default="runs/demo")
-    parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per split")
-    args = parser.parse_args(argv)
+    """``python -m agents.demo``; a usage error prints one line and returns 2."""
+    return cli.run(_main, argv)
+
+
+def _main(argv: list[str]) -> int:
+    args, _ = cli.parse(DemoArgs, argv, "python -m agents.demo", __doc__.split("\n")[0])
     start = time.time()
 
     env_demo.main(["--episodes", "5", "--video-episodes", "1"])
     run = Path(args.run_dir)
-    config = agents.TrainConfig(env=args.env, algo="native", steps=args.steps, run_dir=str(run), eval_every=5_000)
     resume = (run / "checkpoint.pt").exists()
+    config = config_from_args({"env": args.env, "steps": args.steps, "run_dir": str(run)}, resume, preset="demo")
     print(f"\n{'Resuming' if resume else 'Training'} the native agent on {args.env} for {args.steps} steps -> {run}/")
     policy = agents.train(config, resume=resume)
     name = args.env.split("/")[-1]

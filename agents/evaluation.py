@@ -4,34 +4,28 @@
 
 From Python::
 
-    policy = agents.load_policy("runs/goto")
+    policy, config = agents.load_policy("runs/goto")
     result = agents.evaluate(policy, "Groundworld/GoTo-v0", split="heldout", episodes=100)
     print(result.summary())
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Annotated, Any, Literal
 
 import gymnasium as gym
 import numpy as np
 
 import envs
+from envs import cli
+from envs.errors import UsageError, check_writable_dir
 from envs.language import SPLITS
-
-
-class Policy(Protocol):
-    """What evaluation needs of an agent: deterministic actions for one observation at a time."""
-
-    def reset(self) -> None: ...
-
-    def act(self, obs: dict[str, np.ndarray]) -> np.ndarray: ...
+from groundworld.policy import Policy
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -103,7 +97,9 @@ def evaluate(
     ``wrap`` wraps the evaluation env (e.g. in a judge's shaping wrapper, whose final
     ``info["judge_success"]`` each episode then records as ``"judge"``)."""
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+        raise UsageError(f"unknown split {split!r}; expected one of {SPLITS}")
+    if episodes < 1:
+        raise UsageError(f"episodes must be >= 1, got {episodes}")
     if video is not None:
         envs.video.check_writable(video)  # fail before spending time on episodes
     env = gym.make(env_id, split=split, **env_kwargs)
@@ -144,20 +140,43 @@ def evaluate(
     return result
 
 
+@dataclass
+class EvaluateArgs:
+    """What ``python -m agents.evaluate`` measures."""
+
+    run: str = field(default=cli.REQUIRED)
+    """Run folder written by agents.train (or agents.rejection)."""
+    env: str = ""
+    """Environment id (default: the one the run was trained on)."""
+    split: Literal[SPLITS] = "train"
+    """Which instructions the episodes draw."""
+    episodes: Annotated[int, cli.Positive] = 100
+    """Seeded evaluation episodes."""
+    seed: int = 100_000
+    """Episode i is reset with seed + i."""
+    video: bool = False
+    """Also write an mp4 of the first episodes to --video-dir."""
+    video_episodes: Annotated[int, cli.Positive] = 3
+    """Episodes in the video."""
+    video_dir: str = "videos"
+    """Folder of the video."""
+
+    def validate(self) -> None:
+        if self.env and self.env not in envs.TASKS:
+            raise UsageError(f"unknown env id {self.env!r}; Groundworld ids are {', '.join(envs.TASKS)}")
+
+
 def main(argv: list[str] | None = None) -> int:
+    """``python -m agents.evaluate``; a usage error prints one line and returns 2."""
+    return cli.run(_main, argv)
+
+
+def _main(argv: list[str]) -> int:
     from agents.policies import load_policy
 
-    parser = argparse.ArgumentParser(prog="python -m agents.evaluate", description=__doc__.split("\n")[0])
-    parser.add_argument("--run", required=True, help="run folder written by agents.train")
-    parser.add_argument("--env", default=None, help="environment id (default: the one it was trained on)")
-    parser.add_argument("--split", default="train", choices=SPLITS)
-    parser.add_argument("--episodes", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=100_000)
-    parser.add_argument("--video", action="store_true", help="also write an mp4 of the first episodes to videos/")
-    parser.add_argument("--video-episodes", type=int, default=3)
-    parser.add_argument("--video-dir", default="videos")
-    args = parser.parse_args(argv)
-
+    args, _ = cli.parse(EvaluateArgs, argv, "python -m agents.evaluate", __doc__.split("\n")[0])
+    if args.video:
+        check_writable_dir(args.video_dir, "video")  # before the policy is loaded and episodes are run
     policy, config = load_policy(args.run)
     env_id = args.env or config.env
     video = None

@@ -17,29 +17,27 @@ filter each evaluation also records the judge's estimate beside the true success
 
 from __future__ import annotations
 
-import argparse
-import csv
 import dataclasses
-import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
 
 import gymnasium as gym
 import numpy as np
 import torch
 
-import envs  # noqa: F401  (registers the environments)
+import envs
 from agents.bc import BCPolicy
 from agents.evaluation import evaluate
 from agents.policies import TorchPolicy
-from envs.errors import check_writable_dir
+from envs import cli
+from envs.errors import UsageError
 from groundworld.checkpoint import save_checkpoint
 from groundworld.nn import obs_to_tensors
 from groundworld.policy import batch1
 from groundworld.replay import ReplayBuffer
+from groundworld.runs import CsvLog, RunLock
 from world_model.judges.episodes import Episodes, collect_episodes
 from world_model.judges.goodhart import GOODHART_THRESHOLD, GoodhartMonitor
 from world_model.judges.judge import Judge, judge_probabilities, load_judge
@@ -54,40 +52,41 @@ class RejectionConfig:
 
     env: str = "Groundworld/GoTo-v0"
     """Environment id."""
-    steps: int = 20_000
+    steps: Annotated[int, cli.Positive] = 20_000
     """Real environment steps to spend on sampling."""
-    instructions: int = 8
+    instructions: Annotated[int, cli.Positive] = 8
     """Scenes (each with its instruction) sampled per round."""
-    attempts: int = 4
+    attempts: Annotated[int, cli.Positive] = 4
     """Episodes per scene and instruction."""
-    noise: float = 0.6
+    noise: Annotated[float, cli.NonNegative] = 0.6
     """Standard deviation of the Gaussian added to the policy's action when sampling."""
-    filter: str = "env"
+    filter: Literal[FILTERS] = "env"
     """"env": keep episodes the environment verifies; "judge": keep those the judge accepts."""
     judge: str = ""
     """Judge checkpoint for ``filter="judge"`` (and for the Goodhart monitor)."""
-    threshold: float = 0.5
+    threshold: Annotated[float, cli.Fraction] = 0.5
     """A judge accepts an episode whose final success probability is at least this."""
-    updates: int = 300
+    updates: Annotated[int, cli.Positive] = 300
     """Behaviour-cloning gradient steps per round, on everything kept so far."""
-    batch_size: int = 256
+    batch_size: Annotated[int, cli.Positive] = 256
     """Behaviour-cloning minibatch."""
-    lr: float = 1e-3
+    lr: Annotated[float, cli.Positive] = 1e-3
     """Behaviour-cloning learning rate."""
-    eval_episodes: int = 50
+    eval_episodes: Annotated[int, cli.Positive] = 50
     """Deterministic evaluation episodes after each round (train split)."""
-    goodhart_threshold: float = GOODHART_THRESHOLD
+    goodhart_threshold: Annotated[float, cli.Fraction] = GOODHART_THRESHOLD
     """Flag evaluations where the judge's estimate exceeds true success by this."""
     seed: int = 0
     """Seed of sampling, networks and evaluation."""
 
     def validate(self) -> None:
-        if self.filter not in FILTERS:
-            raise ValueError(f"filter must be one of {FILTERS}, got {self.filter!r}")
+        if self.filter not in FILTERS:  # also checked by cli.validate; this message names the filter
+            raise UsageError(f"filter must be one of {FILTERS}, got {self.filter!r}")
+        cli.validate(self)
+        if self.env not in envs.TASKS:
+            raise UsageError(f"unknown env id {self.env!r}; Groundworld ids are {', '.join(envs.TASKS)}")
         if self.filter == "judge" and not self.judge:
-            raise ValueError("filter='judge' needs a judge checkpoint (--judge)")
-        if min(self.steps, self.instructions, self.attempts, self.updates) <= 0:
-            raise ValueError("steps, instructions, attempts and updates must be positive")
+            raise UsageError("filter='judge' needs a judge checkpoint (--judge)")
 
 
 class NoisyPolicy:
@@ -116,7 +115,7 @@ def accept(episodes: Episodes, filter: str, judge: Judge | None = None, threshol
         return episodes.success.astype(bool)
     if filter == "judge":
         if judge is None:
-            raise ValueError("the judge filter needs a judge")
+            raise UsageError("the judge filter needs a judge")
         return final_judgements(judge, episodes) >= threshold
     raise ValueError(f"filter must be one of {FILTERS}, got {filter!r}")
 
@@ -191,43 +190,55 @@ def expert_iteration(
     return policy, history
 
 
+@dataclass
+class RejectionArgs:
+    """What ``python -m agents.rejection`` runs, and where it writes."""
+
+    run_dir: str = field(default=cli.REQUIRED)
+    """Folder for checkpoint.pt and progress.csv."""
+    threads: Annotated[int, cli.NonNegative] = 1
+    """Torch CPU threads (0: torch's default)."""
+    config: RejectionConfig = field(default_factory=RejectionConfig)
+    """Budget, sampling, filter and cloning (every field is also a flat flag: --steps, --filter, ...)."""
+
+    def validate(self) -> None:
+        self.config.validate()
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m agents.rejection", description=__doc__.split("\n")[0])
-    for f in dataclasses.fields(RejectionConfig):
-        parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
-    parser.add_argument("--run-dir", required=True)
-    parser.add_argument("--threads", type=int, default=1)
-    args = vars(parser.parse_args(argv))
-    run_dir, threads = args.pop("run_dir"), args.pop("threads")
-    torch.set_num_threads(threads)
-    config = RejectionConfig(**args)
-    try:
-        config.validate()
-        run = check_writable_dir(run_dir)
-    except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    rows: list[dict[str, Any]] = []
+    """``python -m agents.rejection``; a usage error prints one line and returns 2."""
+    return cli.run(_main, argv)
 
-    def on_round(row: dict[str, Any]) -> None:
-        rows.append(row)
-        flag = "  GOODHART-GAP" if row.get("goodhart_flag") else ""
-        judged = f"  judged {row['judged_success']:.2f}" if "judged_success" in row else ""
-        print(
-            f"round {row['round']:3d}  steps {row['steps']:6d}  kept {row['kept_episodes']:4d}  "
-            f"eval {row['eval_success']:.2f}{judged}{flag}",
-            flush=True,
+
+def _main(argv: list[str]) -> int:
+    args, _ = cli.parse(RejectionArgs, argv, "python -m agents.rejection", __doc__.split("\n")[0])
+    config = args.config
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    with RunLock(args.run_dir) as lock:
+        run = lock.path.parent
+        log = CsvLog(run / "progress.csv", keep=lambda row: False)
+
+        def on_round(row: dict[str, Any]) -> None:
+            log.append({"step": row["steps"], **row})
+            flag = "  GOODHART-GAP" if row.get("goodhart_flag") else ""
+            judged = f"  judged {row['judged_success']:.2f}" if "judged_success" in row else ""
+            print(
+                f"round {row['round']:3d}  steps {row['steps']:6d}  kept {row['kept_episodes']:4d}  "
+                f"eval {row['eval_success']:.2f}{judged}{flag}",
+                flush=True,
+            )
+
+        policy, _ = expert_iteration(config, on_round)
+        save_checkpoint(
+            run / "checkpoint.pt",
+            {
+                "algo": "rejection",
+                "env": config.env,
+                "policy": policy.state_dict(),
+                "config": dataclasses.asdict(config),
+            },
         )
-        with open(run / "progress.csv", "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
-            writer.writeheader()
-            writer.writerows(rows)
-
-    policy, _ = expert_iteration(config, on_round)
-    save_checkpoint(
-        Path(run) / "checkpoint.pt",
-        {"algo": "rejection", "env": config.env, "policy": policy.state_dict(), "config": dataclasses.asdict(config)},
-    )
     print(f"wrote {run / 'checkpoint.pt'} and {run / 'progress.csv'}")
     return 0
 

@@ -2,8 +2,8 @@
 
     python -m bench.learning --tasks GoTo Push Reach --algos native sac ppo bc --steps 20000 --workers 2
     python -m bench.learning --tasks GoTo --algos native --steps 60000 --name goto_bar   # the 10-minute bar
-    python -m bench.learning --tasks GoTo --algos mbpo --steps 20000 --eval-every 2500 --name mbpo \
-        --train-args "--utd 1"                                                            # sample efficiency
+    python -m bench.learning --tasks GoTo --algos mbpo --steps 8000 --eval-every 1000 --name mbpo_task \
+        --preset mbpo-task                                                                # sample efficiency
 
 Each (task, algo) trains in its own process (``python -m agents.train``) under
 ``runs/bench/<name>/``; it is then evaluated for ``--episodes`` seeded episodes on the train
@@ -52,7 +52,7 @@ def run_one(task: str, algo: str, args: argparse.Namespace) -> dict:
         str(args.steps),
         "--no-progress",
     ]
-    cmd += args.train_args.split()
+    cmd += (["--preset", args.preset] if args.preset else []) + args.train_args.split()
     start = time.time()
     if not (run_dir / "checkpoint.pt").exists():
         done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2, help="runs in parallel (one core each)")
     parser.add_argument("--name", default="learning")
+    parser.add_argument("--preset", default="", help="agents.train --preset for every run (agents/presets.py)")
     parser.add_argument(
         "--train-args", default="", help="extra flags for agents.train, e.g. '--utd 1 --refit-every 2500'"
     )

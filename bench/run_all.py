@@ -5,7 +5,7 @@ from __future__ import annotations
 from bench import env_speed, oracle_success, render_speed, vec_speed
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     for name, module in (
         ("oracle success", oracle_success),
         ("env.step vs raw mj_step", env_speed),

@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402
 
 from envs import goto, knockoff, push, reach, relation, sequence  # noqa: E402
 from envs.base import EnvConfig, GroundworldEnv  # noqa: E402
+from envs.vector import VectorEntryPoint  # noqa: E402
 from envs.video import record_video  # noqa: E402
 
 # id suffix -> (module, class name, max_episode_steps)
@@ -37,8 +38,14 @@ TASKS: tuple[str, ...] = tuple(f"Groundworld/{name}-v0" for name in _TASKS)
 """Every registered environment id."""
 
 for _name, (_module, _cls, _steps) in _TASKS.items():
-    if f"Groundworld/{_name}-v0" not in gym.registry:
-        gym.register(id=f"Groundworld/{_name}-v0", entry_point=f"{_module.__name__}:{_cls}", max_episode_steps=_steps)
+    _id = f"Groundworld/{_name}-v0"
+    if _id not in gym.registry:  # make_vec's default builds a vector env that checks every action row first
+        gym.register(
+            id=_id,
+            entry_point=f"{_module.__name__}:{_cls}",
+            vector_entry_point=VectorEntryPoint(_id),
+            max_episode_steps=_steps,
+        )
 
 _ORACLES = {getattr(module, cls): module.oracle for module, cls, _ in _TASKS.values()}
 

@@ -3,12 +3,20 @@
 A task is a small subclass of :class:`GroundworldEnv` that says which embodiment it uses,
 which goal it asks for, where objects may start, and what its dense-reward potential is.
 Everything else (scene writing, observations, rewards, termination, bad-input checks,
-rendering) lives here once.
+rendering) lives here once. The rules that decide success, failure and the potential are
+in :mod:`envs.rules`; goals (:mod:`envs.language`) and tasks read their inputs from the
+simulator and ask them.
+
+Bad input raises :class:`~envs.errors.UsageError` (a ``ValueError``) and changes nothing: an
+unknown keyword argument (:class:`~envs.errors.UnknownArgument`, also a ``TypeError``), a bad
+argument value, a bad action (the simulator is not stepped), a rejected ``reset`` (the random
+generator and the current episode stay as they were).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -19,6 +27,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from envs import _gl, language, scene, tokenizer
+from envs.errors import UnknownArgument, UsageError
 from envs.language import Goal, SceneView, Status
 from envs.scene import MAX_OBJECTS, MAX_ZONES, TABLE_TOP, ObjectSpec, ZoneSpec
 
@@ -35,6 +44,7 @@ _BADQPOS, _BADQVEL, _BADQACC = (
     for w in (mujoco.mjtWarning.mjWARN_BADQPOS, mujoco.mjtWarning.mjWARN_BADQVEL, mujoco.mjtWarning.mjWARN_BADQACC)
 )
 BOUND = 100.0  # bound of continuous features (metres, m/s, rad/s): far beyond any stable state
+_INTEGERS = ("width", "height", "pixel_size", "min_objects", "max_objects")  # EnvConfig fields that count things
 REWARD_MODES = ("sparse", "dense")
 
 
@@ -74,6 +84,12 @@ class EnvConfig:
     """Most objects in an episode (at most 5)."""
 
     def validate(self, env_name: str) -> None:
+        """Raise :class:`~envs.errors.UsageError` naming the first bad value; integer fields become ``int``."""
+        for name in _INTEGERS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise UsageError(f"{env_name}: {name}={value!r} must be an integer")
+            setattr(self, name, int(value))
         choices = {
             "split": language.SPLITS,
             "reward_mode": REWARD_MODES,
@@ -84,19 +100,24 @@ class EnvConfig:
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
-                raise ValueError(f"{env_name}: {name}={getattr(self, name)!r} is not one of {list(allowed)}")
+                raise UsageError(f"{env_name}: {name}={getattr(self, name)!r} is not one of {list(allowed)}")
         if not 1 <= self.min_objects <= self.max_objects <= MAX_OBJECTS:
-            raise ValueError(f"{env_name}: need 1 <= min_objects <= max_objects <= {MAX_OBJECTS}")
+            raise UsageError(f"{env_name}: need 1 <= min_objects <= max_objects <= {MAX_OBJECTS}")
         for name in ("width", "height", "pixel_size"):
             if not 16 <= getattr(self, name) <= 4096:
-                raise ValueError(f"{env_name}: {name} must be between 16 and 4096 pixels")
+                raise UsageError(f"{env_name}: {name} must be between 16 and 4096 pixels")
 
     @classmethod
     def from_kwargs(cls, kwargs: dict[str, Any], env_name: str) -> EnvConfig:
+        """The config of ``kwargs``; an unknown keyword raises :class:`~envs.errors.UnknownArgument`
+        worded as Python words it (wrappers such as TorchRL's retry on that wording), then the valid ones."""
         valid = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(kwargs) - set(valid))
+        unknown = [name for name in kwargs if name not in valid]
         if unknown:
-            raise TypeError(f"{env_name} got unknown argument(s) {unknown}; valid arguments are {valid}")
+            raise UnknownArgument(
+                f"{env_name}.__init__() got an unexpected keyword argument {unknown[0]!r} "
+                f"({env_name}: unknown argument(s) {unknown}; valid arguments are {valid})"
+            )
         config = cls(**kwargs)
         config.validate(env_name)
         return config
@@ -188,25 +209,54 @@ class GroundworldEnv(gym.Env):
 
     # ------------------------------------------------------------------ reset
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        forced, text = self._requested_goal(options)
+        rng_before = self._rng_snapshot()
         super().reset(seed=seed)
-        options = dict(options or {})
-        text = options.pop("instruction", None)
-        if options:
-            raise ValueError(f"unknown reset option(s) {sorted(options)}; the only option is 'instruction'")
-        forced = None
-        if text is not None:
-            forced = language.parse(str(text), kinds=(self.goal_type.kind,))
-        self._sample_episode(self.np_random, forced)
-        self.instruction = (
-            str(text).strip() if forced is not None else self.goal.render(self.np_random, self.config.split)
-        )
+        try:
+            goal, episode = self._sample_episode(self.np_random, forced)
+        except BaseException:
+            self._rng_restore(rng_before)  # a rejected reset leaves the generator as it was
+            raise
+        self._write_episode(*episode)
+        self.goal = goal
+        self.instruction = text if forced is not None else goal.render(self.np_random, self.config.split)
         self._tokens = tokenizer.encode(self.instruction)
         self._potential = self.potential()
         obs = self._get_obs()
         self._last_obs = obs
         return obs, self._info(Status.CONTINUE, physics_error=False)
 
-    def _sample_episode(self, rng: np.random.Generator, forced: Goal | None) -> None:
+    def _requested_goal(self, options: dict[str, Any] | None) -> tuple[Goal | None, str | None]:
+        """The goal and text of ``options["instruction"]`` (None, None without one), checked
+        before anything changes: unknown options, a sentence that does not parse for this task
+        or does not fit the instruction observation raise :class:`~envs.errors.UsageError`."""
+        options = dict(options or {})
+        text = options.pop("instruction", None)
+        if options:
+            raise UsageError(f"unknown reset option(s) {sorted(options)}; the only option is 'instruction'")
+        if text is None:
+            return None, None
+        goal = language.parse(str(text), kinds=(self.goal_type.kind,))
+        text = str(text).strip()
+        try:
+            tokenizer.encode(text)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
+        return goal, text
+
+    def _rng_snapshot(self) -> tuple[Any, Any, Any]:
+        rng = self._np_random
+        return rng, self._np_random_seed, None if rng is None else rng.bit_generator.state
+
+    def _rng_restore(self, snapshot: tuple[Any, Any, Any]) -> None:
+        rng, seed, state = snapshot
+        self._np_random, self._np_random_seed = rng, seed
+        if rng is not None:
+            rng.bit_generator.state = state
+
+    def _sample_episode(self, rng: np.random.Generator, forced: Goal | None) -> tuple[Goal, tuple]:
+        """A goal and the episode (objects, zones, positions, agent start) it is bound to, drawn
+        from ``rng``; nothing is written to the simulator, so a failure leaves the current episode."""
         for _ in range(200):
             goal = forced
             if forced is not None:
@@ -234,12 +284,25 @@ class GroundworldEnv(gym.Env):
             goal.bind(objects, zones)
             if not self._feasible(positions, zones, goal):
                 continue
-            self._write_episode(objects, zones, positions, agent_qpos)
             goal.reset()
-            if goal.verify(self._view) is Status.CONTINUE:
-                self.goal = goal
-                return
+            if goal.verify(self._start_view(objects, zones, positions, agent_qpos)) is Status.CONTINUE:
+                return goal, (objects, zones, positions, agent_qpos)
         raise RuntimeError(f"{type(self).__name__}: could not sample a valid episode in 200 tries")
+
+    def _start_view(self, objects, zones, positions: np.ndarray, agent_qpos: np.ndarray) -> SceneView:
+        """The scene a sampled layout starts in, as :meth:`_write_episode` would put it in the simulator."""
+        height = TABLE_TOP + np.array([o.half for o in objects])
+        if self.embodiment == "ball":
+            effector = np.array([agent_qpos[0], agent_qpos[1], TABLE_TOP + scene.BALL_RADIUS])
+        else:
+            effector = np.array([*arm_fingertip(agent_qpos), TABLE_TOP])
+        return SceneView(
+            objects=list(objects),
+            zones=list(zones),
+            object_pos=np.column_stack((positions, height)),
+            effector_pos=effector,
+            effector_radius=self._effector_radius(),
+        )
 
     def _sample_layout(self, rng, objects: list[ObjectSpec], zone_colors: list[str]):
         """Object xy positions, zones and the embodiment's start, or None to resample."""
@@ -366,14 +429,16 @@ class GroundworldEnv(gym.Env):
 
     # ------------------------------------------------------------------ step
     def _check_action(self, action: Any) -> np.ndarray:
+        """``action`` as a new float64 array; :class:`~envs.errors.UsageError` if it is not numeric,
+        has the wrong shape or a NaN or inf entry (the simulator is then not stepped)."""
         try:
             a = np.array(action, dtype=np.float64)  # a copy: clipping never writes to the caller's array
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"{type(self).__name__}: action {action!r} is not numeric") from exc
+            raise UsageError(f"{type(self).__name__}: action {action!r} is not numeric") from exc
         if a.shape != self.action_space.shape:
-            raise ValueError(f"{type(self).__name__}: action has shape {a.shape}; expected {self.action_space.shape}")
+            raise UsageError(f"{type(self).__name__}: action has shape {a.shape}; expected {self.action_space.shape}")
         if not np.isfinite(a).all():
-            raise ValueError(f"{type(self).__name__}: action {a.tolist()} has NaN or inf entries; state left unchanged")
+            raise UsageError(f"{type(self).__name__}: action {a.tolist()} has NaN or inf entries; state left unchanged")
         return a
 
     def step(self, action: Any):
@@ -392,18 +457,26 @@ class GroundworldEnv(gym.Env):
         # restarts at 0); only a reset on the very first substep keeps the time, so the
         # warning counters are read on the first step of an episode only (they are slow to read).
         if d.time < time_before + 0.5 * self.dt or (first and self._instability_count() != warnings_before):
-            info = self._info(Status.CONTINUE, physics_error=True)
-            info.update(self._reward_terms(Status.CONTINUE, a, unstable=True))
-            last = {key: value.copy() for key, value in self._last_obs.items()}  # the last finite observation
-            return last, 0.0, False, True, info
+            return self._physics_error(a)
         self._sync_view()
+        state = self._state_features()
+        if not all(_within_bound(x) for x in state):  # e.g. a struck object flying off at 1e5 m/s
+            return self._physics_error(a)
         status = self.goal.verify(self._view)
         terms = self._reward_terms(status, a)
-        obs = self._get_obs()
+        obs = self._get_obs(state)
         self._last_obs = obs
         info = self._info(status, physics_error=False)
         info.update(terms)
         return obs, float(sum(terms.values())), status is not Status.CONTINUE, False, info
+
+    def _physics_error(self, action: np.ndarray):
+        """The step result after MuJoCo found the state unstable or it left the observation space:
+        the last in-space observation, no reward, truncated, ``info["physics_error"]``."""
+        info = self._info(Status.CONTINUE, physics_error=True)
+        info.update(self._reward_terms(Status.CONTINUE, action, unstable=True))
+        last = {key: value.copy() for key, value in self._last_obs.items()}
+        return last, 0.0, False, True, info
 
     def _instability_count(self) -> int:
         w = self.data.warning
@@ -434,17 +507,22 @@ class GroundworldEnv(gym.Env):
         else:
             view.effector_pos[:] = d.site_xpos[self.index.fingertip]
 
-    def _get_obs(self) -> dict[str, np.ndarray]:
+    def _state_features(self) -> tuple[np.ndarray, np.ndarray]:
+        """The observation's ``proprio`` and ``objects`` arrays of the current state."""
+        objects = self._static_objects.copy()
+        n = len(self._objects)
+        objects[:n, 0:3] = self._view.object_pos
+        objects[:n, 2] -= TABLE_TOP
+        objects[:n, 3:6] = self.data.qvel[self._vel_idx].reshape(n, 3)
+        return self._proprio(), objects
+
+    def _get_obs(self, state: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """The observation; ``state`` is :meth:`_state_features` when the caller already has it."""
         obs: dict[str, np.ndarray] = {}
         mode = self.config.obs_mode
         if mode != "pixels":
-            d = self.data
-            objects = self._static_objects.copy()
-            n = len(self._objects)
-            objects[:n, 0:3] = self._view.object_pos
-            objects[:n, 2] -= TABLE_TOP
-            objects[:n, 3:6] = d.qvel[self._vel_idx].reshape(n, 3)
-            obs["proprio"] = self._proprio()
+            proprio, objects = self._state_features() if state is None else state
+            obs["proprio"] = proprio
             obs["objects"] = objects
             obs["object_mask"] = self._object_mask.copy()
             obs["zones"] = self._zone_obs.copy()
@@ -526,6 +604,11 @@ class GroundworldEnv(gym.Env):
     @property
     def zones(self) -> list[ZoneSpec]:
         return self._zones
+
+
+def _within_bound(features: np.ndarray) -> bool:
+    """Whether every entry of ``features`` is finite and within the observation bound."""
+    return bool(np.abs(features).max() <= BOUND)
 
 
 def arm_fingertip(qpos: np.ndarray) -> np.ndarray:

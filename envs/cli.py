@@ -40,6 +40,8 @@ from envs.errors import UsageError
 
 Path_ = tuple[str, ...]
 """A field's place in the tree, e.g. ("sac", "encoder", "heads")."""
+REQUIRED = dataclasses.MISSING
+"""The default of a field without one: its flag must be given."""
 
 
 # -------------------------------------------------------------------- bounds
@@ -181,7 +183,12 @@ def _leaves(cls: type, prefix: Path_) -> list[tuple[Leaf, Mapping[str, Any]]]:
         if not f.init or f.name.startswith("_") or f.metadata.get("cli") is False:
             continue
         hint = hints[f.name]
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = REQUIRED
         if dataclasses.is_dataclass(_unwrap(hint)[0]):
             out += _leaves(_unwrap(hint)[0], (*prefix, f.name))
         else:
@@ -218,7 +225,7 @@ def validate(config: Any) -> None:
             continue
         for item in value if leaf.sequence else (value,):
             _check(leaf, item)
-        if leaf.sequence and not value:
+        if leaf.sequence and not value and leaf.default:  # a list that may be empty has an empty default
             raise UsageError(f"{leaf.flag} needs at least one value")
 
 
@@ -299,8 +306,16 @@ def _parse_value(leaf: Leaf) -> Callable[[str], Any]:
 
 def _help(leaf: Leaf) -> str:
     first = leaf.doc.split(". ")[0].rstrip(".") if leaf.doc else ""
+    if leaf.default is REQUIRED:
+        return f"{first} (required)".replace("%", "%%")
     default = " ".join(map(str, leaf.default)) if leaf.sequence else leaf.default
     return f"{first} (default: {default})".replace("%", "%%")
+
+
+def _metavar(leaf: Leaf) -> str | None:
+    if leaf.choices:
+        return None  # argparse shows the choices
+    return {int: "INT", float: "X", str: "TEXT"}[leaf.kind]
 
 
 def add_config(parser: argparse.ArgumentParser, cls: type, prefix: Path_ = ()) -> list[Leaf]:
@@ -310,6 +325,8 @@ def add_config(parser: argparse.ArgumentParser, cls: type, prefix: Path_ = ()) -
         names = [f"--{leaf.dotted}"] + ([f"--{leaf.flat}"] if leaf.flat and leaf.flat != leaf.dotted else [])
         names.sort(key=lambda n: "." in n)  # the flat name first in --help
         common: dict[str, Any] = {"dest": ".".join(leaf.path), "default": argparse.SUPPRESS, "help": _help(leaf)}
+        if leaf.default is REQUIRED:
+            common["required"] = True
         if leaf.kind is bool:
             parser.add_argument(*names, action=argparse.BooleanOptionalAction, **common)
         elif leaf.sequence:
@@ -318,7 +335,7 @@ def add_config(parser: argparse.ArgumentParser, cls: type, prefix: Path_ = ()) -
             )
         else:
             choices = list(leaf.choices) + ([None] if leaf.optional else []) if leaf.choices else None
-            parser.add_argument(*names, type=_parse_value(leaf), choices=choices, **common)
+            parser.add_argument(*names, type=_parse_value(leaf), choices=choices, metavar=_metavar(leaf), **common)
     return tree
 
 
@@ -346,6 +363,47 @@ def preset_values(presets: Mapping[str, Mapping[str, Any]], name: str, tree: Seq
             raise UsageError(f"preset {name!r} sets {key!r}, which is not a config field")
         out[leaf.path] = tuple(value) if leaf.sequence else value
     return out
+
+
+def build(cls: type, values: Mapping[Path_, Any], prefix: Path_ = ()) -> Any:
+    """Dataclass ``cls`` with the given values (by path) over its defaults, nested dataclasses included."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if not f.init:
+            continue
+        path = (*prefix, f.name)
+        base = _unwrap(hints[f.name])[0]
+        if dataclasses.is_dataclass(base) and path not in values:
+            kwargs[f.name] = build(base, values, path)
+        elif path in values:
+            kwargs[f.name] = values[path]
+    return cls(**kwargs)
+
+
+def parse(
+    cls: type,
+    argv: Sequence[str] | None,
+    prog: str,
+    description: str = "",
+    presets: Mapping[str, Mapping[str, Any]] | None = None,
+) -> tuple[Any, dict[Path_, Any]]:
+    """Parse ``argv`` into dataclass ``cls`` (defaults, then ``--preset``, then the flags given); validate it.
+
+    Returns the config and the values the flags gave (by path)."""
+    parser = Parser(prog=prog, description=description)
+    if presets is not None:
+        parser.add_argument("--preset", default="", help=f"start from a named set of values: {', '.join(presets)}")
+    tree = add_config(parser, cls)
+    namespace = parser.parse_args(argv)
+    given = given_values(namespace, tree)
+    values = dict(preset_values(presets, namespace.preset, tree)) if presets and namespace.preset else {}
+    values.update(given)
+    config = build(cls, values)
+    validate(config)
+    if hasattr(config, "validate"):
+        config.validate()
+    return config, given
 
 
 def run(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:

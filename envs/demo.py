@@ -5,12 +5,14 @@ python -m envs.demo [--episodes 20] [--video-episodes 2]
 
 from __future__ import annotations
 
-import argparse
 import time
+from dataclasses import dataclass
+from typing import Annotated
 
 import gymnasium as gym
 
 import envs
+from envs import cli
 from envs.language import SPLITS
 from envs.record import default_video_path
 
@@ -32,12 +34,25 @@ def oracle_success(env_id: str, split: str, episodes: int, seed: int = 0) -> tup
     return successes, steps / episodes
 
 
+@dataclass
+class DemoArgs:
+    """What ``python -m envs.demo`` films and counts."""
+
+    episodes: Annotated[int, cli.Positive] = 20
+    """Episodes per task and split for the table."""
+    video_episodes: Annotated[int, cli.Positive] = 2
+    """Episodes per task in each video."""
+    size: Annotated[int, cli.Range(16, 4096)] = 480
+    """Frame width and height in pixels."""
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m envs.demo", description=__doc__.split("\n")[0])
-    parser.add_argument("--episodes", type=int, default=20, help="episodes per task and split for the table")
-    parser.add_argument("--video-episodes", type=int, default=2, help="episodes per task in each video")
-    parser.add_argument("--size", type=int, default=480)
-    args = parser.parse_args(argv)
+    """``python -m envs.demo``; a usage error prints one line and returns 2."""
+    return cli.run(_main, argv)
+
+
+def _main(argv: list[str]) -> int:
+    args, _ = cli.parse(DemoArgs, argv, "python -m envs.demo", __doc__.split("\n")[0])
 
     start = time.time()
     print(f"Recording oracle videos ({args.video_episodes} episodes per task)...")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs import oracles
+from envs import oracles, rules
 from envs.base import GroundworldEnv
 from envs.language import GoTo, sample_description
 from envs.scene import ObjectSpec
@@ -19,7 +19,8 @@ class GoToEnv(GroundworldEnv):
 
     ## Action Space
     ``Box(-1, 1, (2,))``: forces along x and y (8 N at 1); out-of-range values are clipped,
-    NaN/inf or a wrong shape raise ``ValueError`` and leave the state unchanged.
+    NaN/inf or a wrong shape raise ``envs.errors.UsageError`` (a ``ValueError``) and leave the
+    state unchanged.
 
     ## Observation Space
     A ``Dict`` (see ``envs.base``): ``proprio`` (ball x, y, vx, vy), ``objects`` (5 x 16:
@@ -39,7 +40,8 @@ class GoToEnv(GroundworldEnv):
 
     ## Episode End
     Terminated on success or when the target falls off the table; truncated at 100 steps
-    (4 s) or on a physics error (``info["physics_error"]``).
+    (4 s) or on a physics error (``info["physics_error"]``: MuJoCo found the state unstable,
+    or it left the observation space; the last observation inside it is returned).
 
     ## Arguments
     See ``envs.base.EnvConfig`` (``split``, ``reward_mode``, ``obs_mode``, ``render_mode``,
@@ -53,10 +55,10 @@ class GoToEnv(GroundworldEnv):
     goal_type = GoTo
 
     def _make_goal(self, rng: np.random.Generator, described: list[ObjectSpec]) -> GoTo:
-        return GoTo(obj=sample_description(rng, described[0].pair, described[0].size))
+        return self.goal_type(obj=sample_description(rng, described[0].pair, described[0].size))
 
     def potential(self) -> float:
-        return -self.scene_view.gap(self.goal.targets[0])
+        return rules.goto_potential(self.scene_view.gap(self.goal.targets[0]))
 
     def goal_target(self) -> tuple[int, np.ndarray]:
         target = self.goal.targets[0]
@@ -64,8 +66,10 @@ class GoToEnv(GroundworldEnv):
 
 
 def oracle(env: GoToEnv) -> oracles.Policy:
+    """Drive the effector (ball or fingertip) straight to the target, around the other objects."""
+
     def policy(obs, info) -> np.ndarray:
         target = env.goal.targets[0]
-        return oracles.ball_towards(env, env.scene_view.object_pos[target, :2], avoid=oracles.others(env, target))
+        return oracles.towards(env, env.scene_view.object_pos[target, :2], avoid=oracles.others(env, target))
 
     return policy

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs import oracles, scene
+from envs import oracles, rules, scene
 from envs.base import GroundworldEnv
 from envs.language import KnockOff, sample_description
 from envs.scene import ObjectSpec
@@ -60,9 +60,8 @@ class KnockOffEnv(GroundworldEnv):
         return out
 
     def potential(self) -> float:
-        target = self.goal.targets[0]
-        to_edge = max(0.0, scene.TABLE_HALF - float(np.max(np.abs(self.scene_view.object_pos[target, :2]))))
-        return -to_edge - self.approach_weight * max(0.0, self.scene_view.gap(target))
+        view, target = self.scene_view, self.goal.targets[0]
+        return rules.knockoff_potential(view.xy(target), view.gap(target), self.approach_weight)
 
     def goal_target(self) -> tuple[int, np.ndarray]:
         x, y = self.exit_point()

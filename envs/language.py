@@ -15,32 +15,30 @@ Splits
   and shape appear in training with other partners: systematic generalisation.
 - ``"paraphrase"``: training goals rendered with templates never used in training.
 
-Success is defined once, here: a goal succeeds at the first step its condition holds.
+Success and failure are decided by :mod:`envs.rules`, the one definition of every task's rules
+that the world model applies to imagined states as well: a goal's :meth:`Goal.verify` reads
+the quantities a rule needs from a :class:`SceneView` and asks the rule. A goal succeeds at the
+first step its condition holds.
 """
 
 from __future__ import annotations
 
 import enum
-import math
 import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
 
-from envs import tokenizer
+from envs import rules, tokenizer
+from envs.errors import UsageError
+from envs.rules import RELATION_AXES as RELATION_AXES
+from envs.rules import RELATION_BAND as RELATION_BAND
+from envs.rules import RELATION_LATERAL as RELATION_LATERAL
+from envs.rules import TOUCH_TOLERANCE as TOUCH_TOLERANCE
 from envs.scene import COLOR_NAMES, SHAPES, SIZE_NAMES, TABLE_TOP, ObjectSpec, ZoneSpec
 
 SPLITS = ("train", "heldout", "paraphrase")
-TOUCH_TOLERANCE = 0.02  # metres of gap between effector and object surface that count as touching
-RELATION_AXES: dict[str, tuple[float, float]] = {
-    "left of": (-1.0, 0.0),
-    "right of": (1.0, 0.0),
-    "in front of": (0.0, -1.0),
-    "behind": (0.0, 1.0),
-}
-RELATION_BAND = (0.1, 0.3)  # along-axis distance between centres that counts
-RELATION_LATERAL = 0.1  # largest sideways offset between centres that counts
 
 
 class Status(enum.Enum):
@@ -51,7 +49,11 @@ class Status(enum.Enum):
 
 @dataclass
 class SceneView:
-    """What a goal needs to verify itself: the episode's objects and live positions."""
+    """What a goal needs to verify itself: the episode's objects and live positions.
+
+    Its accessors hand single positions to :mod:`envs.rules` as pairs of Python floats, the
+    rules' fast form for one state.
+    """
 
     objects: list[ObjectSpec]
     zones: list[ZoneSpec]
@@ -59,13 +61,27 @@ class SceneView:
     effector_pos: np.ndarray  # (3,) agent ball centre or fingertip
     effector_radius: float
 
+    def xy(self, index: int) -> tuple[float, float]:
+        """Table-plane centre of object ``index``."""
+        x, y = self.object_pos[index, :2].tolist()
+        return x, y
+
+    def effector_xy(self) -> tuple[float, float]:
+        """Table-plane centre of the effector."""
+        x, y = self.effector_pos[:2].tolist()
+        return x, y
+
     def gap(self, index: int) -> float:
         """Distance in the table plane between the effector's and the object's surfaces."""
-        obj, eff = self.object_pos[index], self.effector_pos
-        return math.hypot(obj[0] - eff[0], obj[1] - eff[1]) - self.objects[index].half - self.effector_radius
+        return rules.surface_gap(self.effector_xy(), self.xy(index), self.objects[index].half, self.effector_radius)
 
     def off_table(self, index: int) -> bool:
-        return bool(self.object_pos[index, 2] < TABLE_TOP)
+        return rules.fallen(float(self.object_pos[index, 2]) - TABLE_TOP)
+
+
+def _status(success, failure) -> Status:
+    """The :class:`Status` of a rule's (success, failure) outcome for one state."""
+    return Status.SUCCESS if success else Status.FAILURE if failure else Status.CONTINUE
 
 
 @dataclass(frozen=True)
@@ -78,7 +94,7 @@ class ObjDesc:
 
     def __post_init__(self) -> None:
         if self.color not in COLOR_NAMES or self.shape not in SHAPES or self.size not in (None, *SIZE_NAMES):
-            raise ValueError(f"invalid object description {self}")
+            raise UsageError(f"invalid object description {self}")
 
     @property
     def pair(self) -> tuple[str, str]:
@@ -140,10 +156,10 @@ class Goal:
             hits = [i for i, obj in enumerate(objects) if desc.matches(obj)]
             if len(hits) != 1:
                 what = "no" if not hits else f"{len(hits)}"
-                raise ValueError(f"the scene has {what} objects matching 'the {desc.surface()}'")
+                raise UsageError(f"the scene has {what} objects matching 'the {desc.surface()}'")
             self._bound.append(hits[0])
         if len(set(self._bound)) != len(self._bound):
-            raise ValueError("an instruction must describe different objects")
+            raise UsageError("an instruction must describe different objects")
 
     @property
     def targets(self) -> list[int]:
@@ -154,6 +170,7 @@ class Goal:
         """Forget progress (for goals with memory)."""
 
     def verify(self, view: SceneView) -> Status:
+        """The goal's status in the state ``view`` shows (by its rule in :mod:`envs.rules`)."""
         raise NotImplementedError
 
     def _fell(self, view: SceneView) -> bool:
@@ -177,9 +194,7 @@ class GoTo(Goal):
         return {"o": self.obj.surface()}
 
     def verify(self, view: SceneView) -> Status:
-        if view.gap(self._bound[0]) <= TOUCH_TOLERANCE:
-            return Status.SUCCESS
-        return Status.FAILURE if self._fell(view) else Status.CONTINUE
+        return _status(*rules.goto_outcome(view.gap(self._bound[0]), self._fell(view)))
 
 
 @dataclass(kw_only=True)
@@ -218,7 +233,7 @@ class PushInto(Goal):
         super().bind(objects, zones)
         hits = [i for i, z in enumerate(zones) if z.color == self.zone]
         if len(hits) != 1:
-            raise ValueError(f"the scene has {len(hits)} {self.zone} zones; the instruction needs exactly one")
+            raise UsageError(f"the scene has {len(hits)} {self.zone} zones; the instruction needs exactly one")
         self._zone_index = hits[0]
 
     @property
@@ -226,11 +241,9 @@ class PushInto(Goal):
         return self._zone_index
 
     def verify(self, view: SceneView) -> Status:
-        if self._fell(view):
-            return Status.FAILURE
         zone = view.zones[self._zone_index]
-        d = view.object_pos[self._bound[0], :2] - np.asarray(zone.xy)
-        return Status.SUCCESS if float(np.hypot(d[0], d[1])) <= zone.radius else Status.CONTINUE
+        inside = rules.in_zone(view.xy(self._bound[0]), zone.xy, zone.radius)
+        return _status(*rules.push_outcome(inside, self._fell(view)))
 
 
 @dataclass(kw_only=True)
@@ -251,7 +264,7 @@ class Relate(Goal):
 
     def __post_init__(self) -> None:
         if self.relation not in RELATION_AXES:
-            raise ValueError(f"unknown relation {self.relation!r}; expected one of {list(RELATION_AXES)}")
+            raise UsageError(f"unknown relation {self.relation!r}; expected one of {list(RELATION_AXES)}")
 
     def descriptions(self) -> tuple[ObjDesc, ...]:
         return (self.obj, self.ref)
@@ -259,18 +272,18 @@ class Relate(Goal):
     def fields(self) -> dict[str, str]:
         return {"o": self.obj.surface(), "rel": self.relation, "r": self.ref.surface()}
 
+    @property
+    def axis(self) -> tuple[float, float]:
+        """Unit table-plane direction of the relation's side, from the reference."""
+        return RELATION_AXES[self.relation]
+
     def offsets(self, view: SceneView) -> tuple[float, float]:
         """(along the relation's axis, sideways) offsets of the object from the reference."""
-        axis = RELATION_AXES[self.relation]
-        d = view.object_pos[self._bound[0], :2] - view.object_pos[self._bound[1], :2]
-        return float(d[0] * axis[0] + d[1] * axis[1]), float(abs(d[0] * axis[1] - d[1] * axis[0]))
+        obj, ref = self._bound
+        return rules.relation_offsets(view.xy(obj), view.xy(ref), self.axis)
 
     def verify(self, view: SceneView) -> Status:
-        if self._fell(view):
-            return Status.FAILURE
-        along, side = self.offsets(view)
-        ok = RELATION_BAND[0] <= along <= RELATION_BAND[1] and side <= RELATION_LATERAL
-        return Status.SUCCESS if ok else Status.CONTINUE
+        return _status(*rules.relation_outcome(rules.relation_holds(*self.offsets(view)), self._fell(view)))
 
 
 @dataclass(kw_only=True)
@@ -299,14 +312,16 @@ class Sequence(Goal):
         self.progress = 0
 
     def verify(self, view: SceneView) -> Status:
-        if self._fell(view):
-            return Status.FAILURE
-        if self.progress == 0 and view.gap(self._bound[0]) <= TOUCH_TOLERANCE:
-            self.progress = 1
-        if self.progress == 1 and view.gap(self._bound[1]) <= TOUCH_TOLERANCE:
-            self.progress = 2
-            return Status.SUCCESS
-        return Status.CONTINUE
+        """The status, advancing :attr:`progress` (0: first object pending, 1: second pending, 2: done)."""
+        first, second = self._bound
+        progress, success, failure = rules.sequence_outcome(
+            self.progress,
+            rules.touching(view.gap(first)),
+            rules.touching(view.gap(second)),
+            self._fell(view),
+        )
+        self.progress = int(progress)
+        return _status(success, failure)
 
 
 @dataclass(kw_only=True)
@@ -326,10 +341,9 @@ class KnockOff(Goal):
         return {"o": self.obj.surface()}
 
     def verify(self, view: SceneView) -> Status:
-        others = (i for i in range(len(view.objects)) if i != self._bound[0])
-        if any(view.off_table(i) for i in others):
-            return Status.FAILURE
-        return Status.SUCCESS if view.off_table(self._bound[0]) else Status.CONTINUE
+        objects = range(len(view.objects))
+        fell, is_target = [view.off_table(i) for i in objects], [i == self._bound[0] for i in objects]
+        return _status(*rules.knockoff_outcome(fell, is_target))
 
 
 GOAL_TYPES: tuple[type[Goal], ...] = (GoTo, Touch, PushInto, Relate, Sequence, KnockOff)
@@ -344,7 +358,7 @@ def train_pairs(kind: str) -> list[tuple[str, str]]:
 def sample_pairs(rng: np.random.Generator, kind: str, split: str, n: int) -> list[tuple[str, str]]:
     """Distinct (colour, shape) pairs for ``n`` described objects, consistent with ``split``."""
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+        raise UsageError(f"unknown split {split!r}; expected one of {SPLITS}")
     train = train_pairs(kind)
     if split != "heldout":
         idx = rng.choice(len(train), size=n, replace=False)
@@ -410,10 +424,13 @@ _PATTERNS: list[tuple[type[Goal], re.Pattern[str]]] = [
 def parse(text: str, kinds: tuple[str, ...] | None = None) -> Goal:
     """The goal a sentence describes; ``kinds`` restricts which goal kinds are accepted.
 
-    Raises ``ValueError`` naming an unknown word, or listing sentences of the accepted
-    kinds when no template matches.
+    Raises :class:`~envs.errors.UsageError` (a ``ValueError``) naming an unknown word, or
+    listing sentences of the accepted kinds when no template matches.
     """
-    tokenizer.encode(text, max_tokens=10_000)  # unknown words are named here
+    try:
+        tokenizer.encode(text, max_tokens=10_000)  # unknown words are named here
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
     normal = _normal(text)
     allowed = [g for g in GOAL_TYPES if kinds is None or g.kind in kinds]
     for goal_type, pattern in _PATTERNS:
@@ -421,6 +438,6 @@ def parse(text: str, kinds: tuple[str, ...] | None = None) -> Goal:
         if m and goal_type in allowed:
             return _build(goal_type, m)
     examples = "; ".join(repr(g.train_templates[0]) for g in allowed)
-    raise ValueError(
+    raise UsageError(
         f"cannot parse instruction {text!r} for goal kinds {[g.kind for g in allowed]}; sentences look like {examples}"
     )

@@ -131,6 +131,14 @@ def arm_towards(env, target: np.ndarray, avoid: Sequence[int] = ()) -> np.ndarra
     return np.clip(action, -1, 1).astype(np.float32)
 
 
+def towards(env, target: np.ndarray, avoid: Sequence[int] = ()) -> np.ndarray:
+    """Action that moves the env's effector towards ``target`` (xy) around objects ``avoid``:
+    :func:`ball_towards` for the ball, :func:`arm_towards` for the arm's fingertip."""
+    if env.embodiment == "arm":
+        return arm_towards(env, target, avoid=avoid)
+    return ball_towards(env, target, avoid=avoid)
+
+
 def others(env, *keep: int) -> list[int]:
     """Indices of the episode's objects except ``keep``."""
     return [i for i in range(len(env.objects)) if i not in keep]

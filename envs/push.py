@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs import oracles, scene
+from envs import oracles, rules, scene
 from envs.base import GroundworldEnv
 from envs.language import PushInto, sample_description
 from envs.scene import ObjectSpec
@@ -61,9 +61,8 @@ class PushEnv(GroundworldEnv):
         return np.asarray(self.zones[self.goal.zone_index].xy)
 
     def potential(self) -> float:
-        target = self.goal.targets[0]
-        distance = float(np.hypot(*(self.scene_view.object_pos[target, :2] - self._zone_xy())))
-        return -distance - self.approach_weight * self.scene_view.gap(target)
+        view, target, zone = self.scene_view, self.goal.targets[0], self.zones[self.goal.zone_index]
+        return rules.push_potential(view.xy(target), zone.xy, view.gap(target), self.approach_weight)
 
     def goal_target(self) -> tuple[int, np.ndarray]:
         x, y = self._zone_xy()

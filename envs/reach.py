@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
+from envs.goto import GoToEnv, oracle
+from envs.language import Touch
 
-from envs import oracles
-from envs.base import GroundworldEnv
-from envs.language import Touch, sample_description
-from envs.scene import ObjectSpec
+__all__ = ["ReachEnv", "oracle"]  # GoTo's oracle steers the fingertip for an arm
 
 
-class ReachEnv(GroundworldEnv):
+class ReachEnv(GoToEnv):
     """
     ## Description
     A planar two-link arm stands at the front edge of the table; a vertical finger hangs
@@ -44,21 +42,3 @@ class ReachEnv(GroundworldEnv):
 
     embodiment = "arm"
     goal_type = Touch
-
-    def _make_goal(self, rng: np.random.Generator, described: list[ObjectSpec]) -> Touch:
-        return Touch(obj=sample_description(rng, described[0].pair, described[0].size))
-
-    def potential(self) -> float:
-        return -self.scene_view.gap(self.goal.targets[0])
-
-    def goal_target(self) -> tuple[int, np.ndarray]:
-        target = self.goal.targets[0]
-        return target, self.scene_view.object_pos[target].copy()
-
-
-def oracle(env: ReachEnv) -> oracles.Policy:
-    def policy(obs, info) -> np.ndarray:
-        target = env.goal.targets[0]
-        return oracles.arm_towards(env, env.scene_view.object_pos[target, :2], avoid=oracles.others(env, target))
-
-    return policy

@@ -8,13 +8,16 @@ captioned with its instruction and ending on a SUCCESS or FAILURE mark).
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Literal
 
 import gymnasium as gym
 import numpy as np
 
 import envs
+from envs import cli
+from envs.errors import UsageError
 from envs.language import SPLITS
 
 
@@ -28,21 +31,42 @@ def make_policy(name: str, env: gym.Env, seed: int):
     if name == "random":
         rng = np.random.default_rng(seed)
         return lambda obs, info: rng.uniform(-1.0, 1.0, size=env.action_space.shape).astype(np.float32)
-    raise ValueError(f"unknown policy {name!r}; expected 'oracle' or 'random'")
+    raise UsageError(f"unknown policy {name!r}; expected 'oracle' or 'random'")
+
+
+@dataclass
+class RecordArgs:
+    """What ``python -m envs.record`` films."""
+
+    env: str = "Groundworld/Push-v0"
+    """Environment id (``envs.TASKS``)."""
+    policy: Literal["oracle", "random"] = "oracle"
+    """The scripted oracle or uniform random actions."""
+    episodes: Annotated[int, cli.Positive] = 3
+    """Episodes, one after another in one file."""
+    split: Literal[SPLITS] = "train"
+    """Which instructions the episodes draw."""
+    seed: int = 0
+    """Episode i is reset with seed + i."""
+    size: Annotated[int, cli.Range(16, 4096)] = 480
+    """Frame width and height in pixels."""
+    out: str = ""
+    """mp4 path (default: videos/<task>_<policy>_<split>.mp4)."""
+
+    def validate(self) -> None:
+        if self.env not in envs.TASKS:
+            raise UsageError(f"unknown env id {self.env!r}; Groundworld ids are {', '.join(envs.TASKS)}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m envs.record", description=__doc__.split("\n")[0])
-    parser.add_argument("--env", default="Groundworld/Push-v0", choices=envs.TASKS, help="environment id")
-    parser.add_argument("--policy", default="oracle", choices=("oracle", "random"))
-    parser.add_argument("--episodes", type=int, default=3)
-    parser.add_argument("--split", default="train", choices=SPLITS)
-    parser.add_argument("--seed", type=int, default=0, help="episode i is reset with seed + i")
-    parser.add_argument("--size", type=int, default=480, help="frame width and height in pixels")
-    parser.add_argument("--out", type=Path, default=None, help="mp4 path (default: videos/<task>_<policy>_<split>.mp4)")
-    args = parser.parse_args(argv)
+    """``python -m envs.record``; a usage error prints one line and returns 2."""
+    return cli.run(_main, argv)
 
-    out = args.out or default_video_path(args.env, args.policy, args.split)
+
+def _main(argv: list[str]) -> int:
+    args, _ = cli.parse(RecordArgs, argv, "python -m envs.record", __doc__.split("\n")[0])
+    out = Path(args.out) if args.out else default_video_path(args.env, args.policy, args.split)
+    envs.video.check_writable(out)  # before the env is built and any episode is run
     env = gym.make(args.env, split=args.split, render_mode="rgb_array", width=args.size, height=args.size)
     results = envs.record_video(
         env, make_policy(args.policy, env, args.seed), out, episodes=args.episodes, seed=args.seed

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs import oracles
+from envs import oracles, rules
 from envs.base import GroundworldEnv
-from envs.language import RELATION_AXES, RELATION_BAND, Relate, sample_description
+from envs.language import RELATION_AXES, Relate, sample_description
 from envs.scene import ObjectSpec
-
-_AIM = 0.5 * (RELATION_BAND[0] + RELATION_BAND[1])  # distance from the reference the oracle aims for
 
 
 class RelationEnv(GroundworldEnv):
@@ -54,17 +52,17 @@ class RelationEnv(GroundworldEnv):
         return Relate(obj=obj, relation=relation, ref=ref)
 
     def _feasible(self, positions, zones, goal: Relate) -> bool:
-        aim = positions[goal.targets[1]] + _AIM * np.asarray(RELATION_AXES[goal.relation])
+        aim = rules.relation_aim(positions[goal.targets[1]], goal.axis)
         return bool(np.all(np.abs(aim) <= 0.33))
 
     def _aim(self) -> np.ndarray:
-        ref = self.scene_view.object_pos[self.goal.targets[1], :2]
-        return ref + _AIM * np.asarray(RELATION_AXES[self.goal.relation])
+        """The point the potential pulls the object towards (and the oracle pushes it to)."""
+        return np.array(rules.relation_aim(self.scene_view.xy(self.goal.targets[1]), self.goal.axis))
 
     def potential(self) -> float:
-        target = self.goal.targets[0]
-        distance = float(np.hypot(*(self.scene_view.object_pos[target, :2] - self._aim())))
-        return -distance - self.approach_weight * self.scene_view.gap(target)
+        view, (target, ref) = self.scene_view, self.goal.targets
+        gap = view.gap(target)
+        return rules.relation_potential(view.xy(target), view.xy(ref), self.goal.axis, gap, self.approach_weight)
 
     def goal_target(self) -> tuple[int, np.ndarray]:
         target = self.goal.targets[0]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from gymnasium import spaces
 
-from envs import oracles
+from envs import oracles, rules
 from envs.base import EnvConfig, GroundworldEnv
 from envs.language import Sequence, sample_description
 from envs.scene import ObjectSpec
@@ -75,13 +75,10 @@ class SequenceEnv(GroundworldEnv):
         return self.goal.targets[min(self.goal.progress, 1)]
 
     def potential(self) -> float:
-        view = self.scene_view
-        first, second = self.goal.targets
-        if self.goal.progress >= 1:
-            return -view.gap(second)
-        between = float(np.hypot(*(view.object_pos[first, :2] - view.object_pos[second, :2])))
-        between -= view.objects[first].half + view.objects[second].half
-        return -view.gap(first) - between
+        view, (first, second) = self.scene_view, self.goal.targets
+        objects = view.objects
+        between = rules.surface_distance(view.xy(first), objects[first].half, view.xy(second), objects[second].half)
+        return rules.sequence_potential(self.goal.progress, view.gap(first), view.gap(second), between)
 
     def goal_target(self) -> tuple[int, np.ndarray]:
         target = self.current_target()
@@ -91,6 +88,6 @@ class SequenceEnv(GroundworldEnv):
 def oracle(env: SequenceEnv) -> oracles.Policy:
     def policy(obs, info) -> np.ndarray:
         target = env.current_target()
-        return oracles.ball_towards(env, env.scene_view.object_pos[target, :2], avoid=oracles.others(env, target))
+        return oracles.towards(env, env.scene_view.object_pos[target, :2], avoid=oracles.others(env, target))
 
     return policy

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Annotated
 
 import gymnasium as gym
 import torch
@@ -22,6 +23,7 @@ from torch.nn import functional as F
 
 from envs import tokenizer
 from envs.base import OBJECT_DYNAMIC, ZONE_GEOMETRY
+from envs.cli import Positive
 from envs.errors import UsageError
 
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -34,21 +36,21 @@ DEVICES = ("auto", "cpu", "cuda")
 class EncoderConfig:
     """Sizes of :class:`GroundedEncoder`."""
 
-    token_dim: int = 32
+    token_dim: Annotated[int, Positive] = 32
     """Width of word and position embeddings."""
-    instruction_dim: int = 64
+    instruction_dim: Annotated[int, Positive] = 64
     """Width of the instruction vector."""
-    entity_dim: int = 32
+    entity_dim: Annotated[int, Positive] = 32
     """Width of each object/zone embedding."""
-    heads: int = 4
+    heads: Annotated[int, Positive] = 4
     """Attention heads pooling the objects (each may attend to a different named object)."""
-    head_dim: int = 32
+    head_dim: Annotated[int, Positive] = 32
     """Width of each attention head's output."""
-    match_dim: int = 16
+    match_dim: Annotated[int, Positive] = 16
     """Width of the bag-of-words attribute match added to the attention scores."""
-    proprio_dim: int = 64
+    proprio_dim: Annotated[int, Positive] = 64
     """Width of the embedded body state."""
-    cnn_dim: int = 128
+    cnn_dim: Annotated[int, Positive] = 128
     """Width of the image features (pixel observations only)."""
     pointer: bool = True
     """Add a :class:`GoalPointer`: a conjunctive word-attribute match that picks the named object

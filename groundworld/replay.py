@@ -186,7 +186,7 @@ class ReplayBuffer:
             if key not in rows or rows[key].shape[1:] != value.shape[1:]:
                 got = rows[key].shape[1:] if key in rows else "missing"
                 raise UsageError(
-                    f"{path}: field {key!r} is {got}, the env {meta['env_id']!r} expects {value.shape[1:]}"
+                    f"{path}: field {key!r} is {got}, the env expects {value.shape[1:]} ({meta['env_id']})"
                 )
             if value.dtype.kind == "f" and not np.isfinite(rows[key]).all():
                 bad = int(np.flatnonzero(~np.isfinite(rows[key]).reshape(n, -1).all(-1))[0])

@@ -22,9 +22,9 @@ import envs
 import groundworld.nn
 from agents.bc import BCPolicy, collect_demonstrations, train_bc
 from agents.config import TrainConfig
-from agents.training import config_from_args
 from agents.evaluation import wilson_interval
 from agents.sac import SACAgent, SACConfig, uses_bf16
+from agents.training import config_from_args
 from envs import tokenizer
 from groundworld.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from groundworld.collect import Collector
@@ -312,9 +312,9 @@ def test_kill_and_resume_continues_the_run(tmp_path):
         "--batch-size",
         "16",
         "--checkpoint-every",
-        "200",
+        "400",
         "--eval-every",
-        "100000",
+        "100",
         "--eval-episodes",
         "1",
         "--no-progress",
@@ -322,13 +322,17 @@ def test_kill_and_resume_continues_the_run(tmp_path):
         "0.25",
     ]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline and not (run / "checkpoint.pt").exists():
-        time.sleep(0.2)
-    time.sleep(1.0)
+    deadline = time.time() + 180
+    while time.time() < deadline:  # kill it after a checkpoint, once it has logged rows past that checkpoint
+        if (run / "checkpoint.pt").exists() and (run / "progress.csv").exists():
+            saved = load_checkpoint(run / "checkpoint.pt")["step"]
+            if max(int(r["step"]) for r in _progress(run)) > saved:
+                break
+        time.sleep(0.1)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     killed = load_checkpoint(run / "checkpoint.pt")
+    assert max(int(r["step"]) for r in _progress(run)) > killed["step"]  # rows the resumed run will log again
     assert 200 <= killed["step"] < 3000
     obs_space = gym.make("Groundworld/GoTo-v0").observation_space
     assert len(ReplayBuffer.load(run / killed["replay_file"], obs_space)) == killed["step"]
@@ -347,6 +351,20 @@ def test_kill_and_resume_continues_the_run(tmp_path):
     assert len(replay) == final["step"]  # the old transitions were kept and new ones appended
     assert final["optim"]["critic"]["state"]  # optimizer moments carried over
     assert json.loads((run / "config.json").read_text())["steps"] == 3000
+    rows = _progress(run)
+    steps = [int(r["step"]) for r in rows]
+    assert steps == sorted(set(steps)), "progress.csv has duplicate or unordered rows after the resume"
+    for column in ("episodes", "wall_s"):  # they continue across the resume instead of restarting
+        values = [float(r[column]) for r in rows]
+        assert values == sorted(values), column
+    assert final["episodes"] >= killed["episodes"] > 0 and final["wall_s"] > killed["wall_s"]
+
+
+def _progress(run: Path) -> list[dict]:
+    import csv
+
+    with open(run / "progress.csv") as f:
+        return list(csv.DictReader(f))
 
 
 def test_resume_without_checkpoint_fails_clearly(tmp_path):

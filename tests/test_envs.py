@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import pickle
+import re
 import warnings
 
 import gymnasium as gym
@@ -13,7 +15,9 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import envs
 from envs import tokenizer
+from envs.errors import UnknownArgument, UsageError
 from envs.language import HELDOUT_PAIRS
+from envs.vector import CheckedSyncVectorEnv
 from tests.conftest import TASK_IDS, random_policy, run_episode
 
 OBS_MODES = ["state", "pixels", "state+pixels"]
@@ -157,10 +161,13 @@ def test_same_seed_same_episode(env_id):
 
 
 def test_sync_and_async_vector_envs_agree(env_id):
+    """Gymnasium's sync and async vector envs and make_vec's default (the row-checking
+    CheckedSyncVectorEnv) step the same episodes."""
     actions = np.random.default_rng(0).uniform(-1, 1, size=(12, 2, 2)).astype(np.float32)
     results = []
-    for mode in ("sync", "async"):
+    for mode in ("sync", "async", None):
         vec = gym.make_vec(env_id, num_envs=2, vectorization_mode=mode)
+        assert isinstance(vec, CheckedSyncVectorEnv) == (mode is None)
         assert vec.metadata["autoreset_mode"] == gym.vector.AutoresetMode.NEXT_STEP
         obs, _ = vec.reset(seed=[5, 6])
         trace = [obs]
@@ -168,9 +175,10 @@ def test_sync_and_async_vector_envs_agree(env_id):
             trace.append(vec.step(action)[0])
         vec.close()
         results.append(trace)
-    for x, y in zip(*results, strict=True):
-        for key in x:
-            np.testing.assert_array_equal(x[key], y[key])
+    for x, *others in zip(*results, strict=True):
+        for y in others:
+            for key in x:
+                np.testing.assert_array_equal(x[key], y[key])
 
 
 def test_env_pickles_and_continues_identically(env_id):
@@ -180,13 +188,18 @@ def test_env_pickles_and_continues_identically(env_id):
     env.render()  # a live GL context must not stop pickling
     env.step(np.array([0.3, 0.3], dtype=np.float32))
     clone = pickle.loads(pickle.dumps(env))
-    for action in np.random.default_rng(1).uniform(-1, 1, size=(10, 2)):
-        obs_a, reward_a, *_ = env.step(action)
-        obs_b, reward_b, *_ = clone.step(action)
+    _assert_steps_alike(env, clone, np.random.default_rng(1).uniform(-1, 1, size=(10, 2)))
+    assert clone.render().shape == (32, 32, 3)
+
+
+def _assert_steps_alike(a: gym.Env, b: gym.Env, actions: np.ndarray) -> None:
+    """Envs ``a`` and ``b`` give the same rewards and observations under ``actions``."""
+    for action in actions:
+        obs_a, reward_a, *_ = a.step(action)
+        obs_b, reward_b, *_ = b.step(action)
         assert reward_a == reward_b
         for key in obs_a:
             np.testing.assert_array_equal(obs_a[key], obs_b[key])
-    assert clone.render().shape == (32, 32, 3)
 
 
 # ---------------------------------------------------------------- bad input
@@ -242,6 +255,177 @@ def test_step_before_reset_is_an_error():
     env = gym.make("Groundworld/GoTo-v0", disable_env_checker=True).unwrapped
     with pytest.raises(RuntimeError, match="reset"):
         env.step(np.zeros(2))
+
+
+def test_observation_outside_its_space_truncates_as_a_physics_error(env_id):
+    env = make(env_id)
+    env.reset(seed=0)
+    last, *_ = env.step(np.zeros(2))
+    base = env.unwrapped
+    base.data.qvel[base.index.object_vel_idx[0]] = 1e5  # a struck object: MuJoCo finds nothing unstable
+    obs, reward, terminated, truncated, info = env.step(np.zeros(2))
+    assert truncated and not terminated and info["physics_error"] and reward == 0.0
+    assert env.observation_space.contains(obs)
+    for key in last:  # the last observation inside the space
+        np.testing.assert_array_equal(obs[key], last[key])
+
+
+# ---------------------------------------------------------------- bad input, one table
+def _snapshot(env: gym.Env) -> dict:
+    """Everything a rejected call must leave as it was: the generator, the simulator, the episode."""
+    base = env.unwrapped
+    d = base.data
+    return {
+        "rng": copy.deepcopy(base.np_random.bit_generator.state),
+        "seed": base.np_random_seed,
+        "qpos": d.qpos.copy(),
+        "qvel": d.qvel.copy(),
+        "ctrl": d.ctrl.copy(),
+        "time": d.time,
+        "goal": base.goal,
+        "targets": list(base.goal.targets),
+        "progress": getattr(base.goal, "progress", None),
+        "instruction": base.instruction,
+        "tokens": base._tokens.copy(),
+        "objects": list(base.objects),
+        "zones": list(base.zones),
+        "potential": base._potential,
+    }
+
+
+def _assert_same(before: dict, after: dict) -> None:
+    assert before.keys() == after.keys()
+    for key, value in before.items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(value, after[key], err_msg=key)
+        elif key == "goal":
+            assert after[key] is value
+        else:
+            assert after[key] == value, key
+
+
+def _step(action):
+    return lambda env: env.step(action)
+
+
+def _reset(**kwargs):
+    return lambda env: env.reset(**kwargs)
+
+
+BAD_INPUTS = [
+    # (name, env id, call, exception type, message fragment)
+    ("nan action", "GoTo", _step(np.array([np.nan, 0.0])), UsageError, "has NaN or inf entries"),
+    ("inf action", "Reach", _step(np.array([0.0, -np.inf])), UsageError, "has NaN or inf entries"),
+    ("long action", "GoTo", _step(np.zeros(3)), UsageError, "action has shape (3,); expected (2,)"),
+    ("batched action", "Push", _step(np.zeros((1, 2))), UsageError, "action has shape (1, 2)"),
+    ("text action", "GoTo", _step("left"), UsageError, "action 'left' is not numeric"),
+    ("unknown reset option", "Push", _reset(seed=9, options={"instrucion": "x"}), UsageError, "unknown reset option"),
+    (
+        "unknown word",
+        "Push",
+        _reset(seed=9, options={"instruction": "push the red dragon into the green zone"}),
+        UsageError,
+        "unknown word 'dragon'",
+    ),
+    (
+        "another task's sentence",
+        "Push",
+        _reset(seed=9, options={"instruction": "go to the red cube"}),
+        UsageError,
+        "cannot parse instruction",
+    ),
+    (
+        "a goal no scene can hold",
+        "Sequence",
+        _reset(seed=9, options={"instruction": "touch the red cube, then the red cube"}),
+        UsageError,
+        "objects matching 'the red cube'",
+    ),
+    ("negative seed", "KnockOff", _reset(seed=-1), gym.error.Error, "Seed must be greater or equal to zero"),
+]
+
+
+@pytest.mark.parametrize("name, task, call, error, message", BAD_INPUTS, ids=[row[0] for row in BAD_INPUTS])
+def test_bad_input_raises_one_clear_error_and_changes_nothing(name, task, call, error, message):
+    env_id = f"Groundworld/{task}-v0"
+    env, twin = make(env_id), make(env_id)
+    for e in (env, twin):
+        e.reset(seed=3)
+        e.step(np.full(2, 0.4))
+    before = _snapshot(env)
+    with pytest.raises(error, match=re.escape(message)):
+        call(env)
+    _assert_same(before, _snapshot(env))
+    _assert_steps_alike(env, twin, np.random.default_rng(0).uniform(-1, 1, size=(5, 2)))  # the episode goes on
+
+
+BAD_ARGUMENTS = [
+    # (keyword arguments, exception type, message fragment)
+    ({"colour": "red"}, UnknownArgument, "GoToEnv.__init__() got an unexpected keyword argument 'colour'"),
+    ({"split": "train", "sizes": 2, "colour": 1}, UnknownArgument, "unknown argument(s) ['sizes', 'colour']"),
+    ({"width": 100.5}, UsageError, "GoToEnv: width=100.5 must be an integer"),
+    ({"height": True}, UsageError, "height=True must be an integer"),
+    ({"pixel_size": 64.0}, UsageError, "pixel_size=64.0 must be an integer"),
+    ({"width": "480"}, UsageError, "width='480' must be an integer"),
+    ({"min_objects": 2.5}, UsageError, "min_objects=2.5 must be an integer"),
+    ({"width": 8}, UsageError, "width must be between 16 and 4096 pixels"),
+    ({"min_objects": 4, "max_objects": 2}, UsageError, "need 1 <= min_objects <= max_objects <= 5"),
+    ({"split": "test"}, UsageError, "split='test' is not one of"),
+    ({"camera": "side"}, UsageError, "camera='side' is not one of"),
+]
+
+
+@pytest.mark.parametrize("kwargs, error, message", BAD_ARGUMENTS, ids=[str(row[0]) for row in BAD_ARGUMENTS])
+def test_bad_arguments_are_rejected_at_construction(kwargs, error, message):
+    with pytest.raises(error, match=re.escape(message)) as caught:
+        gym.make("Groundworld/GoTo-v0", **kwargs)
+    assert isinstance(caught.value, UsageError) and isinstance(caught.value, ValueError)
+    assert isinstance(caught.value, TypeError) == (error is UnknownArgument)
+
+
+def test_unknown_argument_is_worded_as_python_words_it():
+    """Wrappers (TorchRL's GymEnv) retry without a keyword when the error says Python's words."""
+
+    class GoToEnv:
+        def __init__(self, *, split: str = "train"):
+            pass
+
+    with pytest.raises(TypeError) as python:
+        GoToEnv(colour="red")
+    with pytest.raises(UnknownArgument) as ours:
+        gym.make("Groundworld/GoTo-v0", colour="red")
+    words = str(python.value).rpartition(".")[2]  # "__init__() got an unexpected keyword argument 'colour'"
+    assert str(ours.value).startswith(f"GoToEnv.{words}")
+    assert re.search(r"valid arguments are \[.*'split'", str(ours.value))
+
+
+def test_integral_sizes_of_any_integer_type_are_accepted():
+    env = gym.make("Groundworld/GoTo-v0", width=np.int64(64), pixel_size=np.int32(32))
+    assert env.unwrapped.config.width == 64 and type(env.unwrapped.config.width) is int
+    assert type(env.unwrapped.config.pixel_size) is int
+
+
+@pytest.mark.parametrize(
+    "actions, message",
+    [
+        ([[0, 0], [0, 0], [np.nan, 0], [0, 0]], r"action row 2: .*NaN or inf"),
+        ([[0, 0], [0, 0], [0, 0], [0]], r"action row 3: .*shape \(1,\)"),
+        (np.zeros((4, 3)), r"action row 0: .*shape \(3,\); expected \(2,\)"),
+        (np.zeros((3, 2)), r"actions of shape \(3, 2\) for 4 envs"),
+        ("left", r"actions of shape \(\) for 4 envs"),
+    ],
+)
+def test_vector_env_steps_no_env_when_one_row_is_bad(actions, message):
+    vec = gym.make_vec("Groundworld/GoTo-v0", num_envs=4)
+    vec.reset(seed=0)
+    vec.step(np.full((4, 2), 0.5))
+    before = [_snapshot(env) for env in vec.envs]
+    with pytest.raises(UsageError, match=message):
+        vec.step(actions)
+    for env, snapshot in zip(vec.envs, before, strict=True):
+        _assert_same(snapshot, _snapshot(env))
+    vec.step(np.zeros((4, 2)))  # still usable
+    vec.close()
 
 
 # ---------------------------------------------------------------- instructions and splits

@@ -11,7 +11,7 @@ import envs
 from groundworld.nn import obs_to_tensors
 from world_model.outcomes import KINDS, TaskOutcome
 
-RULED_TASKS = ["Groundworld/GoTo-v0", "Groundworld/Reach-v0", "Groundworld/Push-v0"]
+RULED_TASKS = ["Groundworld/GoTo-v0", "Groundworld/Reach-v0", "Groundworld/Push-v0", "Groundworld/KnockOff-v0"]
 
 
 def _batch(obs: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
@@ -93,3 +93,22 @@ def test_tasks_without_known_rules_are_refused_by_name():
         else:
             with pytest.raises(ValueError, match=kind):
                 TaskOutcome.for_env(env_id)
+
+
+@pytest.mark.parametrize("reward_mode", ["dense", "sparse"])
+@pytest.mark.parametrize("which", ["target", "other"])
+def test_knockoff_rule_matches_the_env_when_an_object_goes_over_the_edge(which, reward_mode):
+    env = gym.make("Groundworld/KnockOff-v0", reward_mode=reward_mode)
+    rule = TaskOutcome.from_env(env.unwrapped)
+    obs, info = env.reset(seed=3)
+    target = info["goal"]["object"]
+    slot = target if which == "target" else next(i for i in range(len(env.unwrapped.objects)) if i != target)
+    base = env.unwrapped
+    qpos = base.index.object_qpos[slot]
+    base.data.qpos[qpos : qpos + 3] = [0.56, 0.0, envs.scene.TABLE_TOP - 0.02]  # just past the edge, below the top
+    action = np.zeros(2, dtype=np.float32)
+    next_obs, reward, terminated, _, info = env.step(action)
+    assert terminated and info["is_success"] == (which == "target") and info["is_failure"] == (which == "other")
+    out = _rule_of_step(rule, obs, action, next_obs, info)
+    assert bool(out["success"]) == info["is_success"] and bool(out["failure"]) == info["is_failure"]
+    assert out["reward"] == pytest.approx(reward, abs=1e-5)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Annotated
 
 import gymnasium as gym
 import torch
@@ -23,6 +24,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from envs.base import HALF_EXTENT, OBJECT_DYNAMIC, OBJECT_FEATURES, ZONE_GEOMETRY, effector_xy
+from envs.cli import Fraction, Positive
+from envs.errors import UsageError
 from envs.scene import TABLE_HALF
 from groundworld.nn import GoalPointer, InstructionEncoder, grounding_loss
 from world_model.codec import StateCodec
@@ -33,15 +36,15 @@ from world_model.objects import PAIR_FEATURES, object_inputs
 class EnsembleConfig:
     """Sizes of :class:`EnsembleModel`."""
 
-    members: int = 5
+    members: Annotated[int, Positive] = 5
     """Ensemble members trained from different initialisations and data orders."""
-    elites: int = 3
+    elites: Annotated[int, Positive] = 3
     """Members kept for prediction (best held-out loss)."""
-    hidden: int = 200
+    hidden: Annotated[int, Positive] = 200
     """Width of each member's hidden layers."""
-    layers: int = 3
+    layers: Annotated[int, Positive] = 3
     """Hidden layers per member."""
-    instruction_dim: int = 32
+    instruction_dim: Annotated[int, Positive] = 32
     """Width of the instruction vector."""
     pointer: bool = True
     """Give the members the agents' :class:`~groundworld.nn.GoalPointer` read-out: the state of
@@ -63,13 +66,17 @@ class EnsembleConfig:
     and after the step (:meth:`EnsembleModel.task`). Contacts are learned once, not once per
     slot, and neither physics nor rewards latch onto inputs that do not matter: far steadier fits
     on a few thousand transitions."""
-    physics_hidden: int = 64
+    physics_hidden: Annotated[int, Positive] = 64
     """Width of the body and object heads' hidden layers (each has ``layers`` of them)."""
-    nll_beta: float = 0.0
+    nll_beta: Annotated[float, Fraction] = 0.0
     """beta-NLL (Seitzer et al., 2022): each feature's Gaussian NLL is weighted by its predicted
     variance to the power beta (not differentiated). 0 is the plain NLL, under which the mean
     barely fits changes the model calls noisy (an object struck or falling off the edge); 0.5
     is the paper's default."""
+
+    def validate(self) -> None:
+        if self.elites > self.members:
+            raise UsageError(f"--elites ({self.elites}) cannot exceed --members ({self.members})")
 
 
 GAP_FEATURES = 4

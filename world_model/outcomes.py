@@ -7,11 +7,14 @@ termination rule to its imagined rollouts (its ``static_fns``), and PETS plans w
 costs; the model then has to learn only the physics. :class:`TaskOutcome` evaluates the rule
 of a Groundworld goal on an imagined step: the same reward terms, success and failure as the
 env's ``step`` (a test checks them against the real env on every supported task), from the
-observations and the goal object's slot (``info["goal"]["object"]``, stored in replay).
+observations and the goal object's slot (``info["goal"]["object"]``, stored in replay). The
+rules themselves are :mod:`envs.rules`, the functions the env's own ``step`` evaluates; here
+they read their inputs from batched observation tensors.
 
-Supported goal kinds: ``goto`` and ``touch`` (gap between effector and object surfaces) and
-``push`` (object centre inside the named zone). Relations, sequences (goals with memory) and
-knock-offs keep the learned heads.
+Supported goal kinds: ``goto`` and ``touch`` (gap between effector and object surfaces),
+``push`` (object centre inside the named zone) and ``knockoff`` (the target off the table, no
+other object). Relations (the reference object's slot is not stored) and sequences (goals with
+memory) keep the learned heads.
 """
 
 from __future__ import annotations
@@ -23,11 +26,10 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from envs import language, scene, tokenizer
+from envs import language, rules, scene, tokenizer
 from envs.base import HALF_EXTENT, GroundworldEnv, effector_xy
-from envs.language import TOUCH_TOLERANCE
 
-KINDS = ("goto", "touch", "push")
+KINDS = ("goto", "touch", "push", "knockoff")
 """Goal kinds whose rules :class:`TaskOutcome` evaluates."""
 
 ZONE_COLOR = slice(3, 9)
@@ -48,7 +50,7 @@ class TaskOutcome:
     success_bonus: float
     ctrl_cost: float
     approach_weight: float
-    """Weight of the effector-object gap in the push potential."""
+    """Weight of the effector-object gap in the push and knock-off potentials."""
 
     @classmethod
     def for_env(cls, env_id: str, reward_mode: str = "dense") -> TaskOutcome:
@@ -104,24 +106,22 @@ class TaskOutcome:
         """``reward``, ``success`` and ``failure`` (B,) of the steps ``obs -> next_obs`` under
         ``action``; ``goal_object`` (B,) is the goal object's slot and ``goal_zone_color`` (B,)
         the colour index of the named zone (push; see :meth:`goal_zone_colors`)."""
-        rows = torch.arange(len(goal_object))
-        target = next_obs["objects"][rows, goal_object]
-        fell = target[:, 2] < 0.0  # positions are relative to the table top: below it, fallen off
-        if self.kind == "push":  # as PushInto.verify: a fallen object fails first
-            if goal_zone_color is None:
-                raise ValueError("push outcomes need the goal zone's colour (TaskOutcome.goal_zone_colors)")
-            zone = _zone(next_obs, goal_zone_color)
-            success = ((target[:, :2] - zone[:, :2]).norm(dim=-1) <= zone[:, 2]) & ~fell
-            failure = fell
-        else:  # as GoTo.verify: contact counts even as the object falls
-            success = self._gap(next_obs, goal_object) <= TOUCH_TOLERANCE
-            failure = fell & ~success
+        target, gap, zone = self._quantities(next_obs, goal_object, goal_zone_color)
+        fell = rules.fallen(target[:, 2])
+        if self.kind == "push":
+            success, failure = rules.push_outcome(rules.in_zone(target[:, :2], zone[:, :2], zone[:, 2]), fell)
+        elif self.kind == "knockoff":
+            objects = next_obs["objects"]
+            objects_fell = rules.fallen(objects[..., 2]) & (next_obs["object_mask"] > 0.5)
+            is_target = torch.arange(objects.shape[1], device=objects.device) == goal_object[:, None]
+            success, failure = rules.knockoff_outcome(objects_fell, is_target)
+        else:
+            success, failure = rules.goto_outcome(gap, fell)
         if self.reward_mode == "sparse":
             reward = self.success_bonus * success.float()
         else:
             progress = self.progress_scale * (
-                self.potential(next_obs, goal_object, goal_zone_color)
-                - self.potential(obs, goal_object, goal_zone_color)
+                self._potential(target, gap, zone) - self.potential(obs, goal_object, goal_zone_color)
             )
             ctrl = self.ctrl_cost * action.clamp(-1.0, 1.0).square().sum(-1)
             reward = progress + self.success_bonus * success.float() - failure.float() - ctrl
@@ -131,19 +131,29 @@ class TaskOutcome:
         self, obs: dict[str, torch.Tensor], goal_object: torch.Tensor, goal_zone_color: torch.Tensor | None = None
     ) -> torch.Tensor:
         """(B,) the dense-reward potential (the tasks' ``potential()``) of each observation."""
-        gap = self._gap(obs, goal_object)
-        if self.kind != "push":
-            return -gap
-        rows = torch.arange(len(goal_object))
-        zone = _zone(obs, goal_zone_color)
-        distance = (obs["objects"][rows, goal_object, :2] - zone[:, :2]).norm(dim=-1)
-        return -distance - self.approach_weight * gap
+        return self._potential(*self._quantities(obs, goal_object, goal_zone_color))
 
-    def _gap(self, obs: dict[str, torch.Tensor], goal_object: torch.Tensor) -> torch.Tensor:
-        """(B,) table-plane distance between the effector's and the goal object's surfaces."""
-        target = obs["objects"][torch.arange(len(goal_object)), goal_object]
-        centre = (target[:, :2] - effector_xy(obs["proprio"])).norm(dim=-1)
-        return centre - target[:, HALF_EXTENT] - self.effector_radius
+    def _quantities(
+        self, obs: dict[str, torch.Tensor], goal_object: torch.Tensor, goal_zone_color: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The goal object's features (B, F), the effector-object surface gap (B,) and, for push,
+        the named zone's x, y and radius (B, 3)."""
+        target = obs["objects"][torch.arange(len(goal_object), device=goal_object.device), goal_object]
+        gap = rules.surface_gap(
+            effector_xy(obs["proprio"]), target[:, :2], target[:, HALF_EXTENT], self.effector_radius
+        )
+        if self.kind != "push":
+            return target, gap, None
+        if goal_zone_color is None:
+            raise ValueError("push outcomes need the goal zone's colour (TaskOutcome.goal_zone_colors)")
+        return target, gap, _zone(obs, goal_zone_color)
+
+    def _potential(self, target: torch.Tensor, gap: torch.Tensor, zone: torch.Tensor | None) -> torch.Tensor:
+        if self.kind == "push":
+            return rules.push_potential(target[:, :2], zone[:, :2], gap, self.approach_weight)
+        if self.kind == "knockoff":
+            return rules.knockoff_potential(target[:, :2], gap, self.approach_weight)
+        return rules.goto_potential(gap)
 
 
 def _zone(obs: dict[str, torch.Tensor], color: torch.Tensor) -> torch.Tensor:

@@ -9,27 +9,27 @@ From Python::
 
 from __future__ import annotations
 
-import argparse
 import copy
-import csv
 import dataclasses
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 
 import envs  # noqa: F401  (registers the environments)
+from envs import cli
 from envs.base import HALF_EXTENT, OBJECT_DYNAMIC, OBJECT_FEATURES
-from envs.errors import check_writable_dir
+from envs.cli import NonNegative, OpenFraction, Positive
+from envs.errors import UsageError
 from envs.scene import TABLE_HALF
 from groundworld.checkpoint import load_checkpoint, load_state, save_checkpoint
 from groundworld.nn import obs_to_tensors
 from groundworld.replay import ReplayBuffer
+from groundworld.runs import CsvLog, RunLock
 from world_model.ensemble import EnsembleConfig, EnsembleModel, Normalizer
 from world_model.objects import object_inputs
 
@@ -38,17 +38,17 @@ from world_model.objects import object_inputs
 class WorldModelConfig:
     """How to fit the world model."""
 
-    epochs: int = 100
+    epochs: Annotated[int, Positive] = 100
     """Most passes over the training episodes."""
-    batch_size: int = 256
+    batch_size: Annotated[int, Positive] = 256
     """Transitions per gradient step."""
-    lr: float = 1e-3
+    lr: Annotated[float, Positive] = 1e-3
     """Adam learning rate."""
-    weight_decay: float = 1e-5
+    weight_decay: Annotated[float, NonNegative] = 1e-5
     """Adam weight decay."""
-    holdout: float = 0.15
+    holdout: Annotated[float, OpenFraction] = 0.15
     """Fraction of episodes held out for early stopping and elite selection."""
-    patience: int = 6
+    patience: Annotated[int, Positive] = 6
     """Epochs without a 1% held-out improvement before stopping."""
     seed: int = 0
     """Seed of the split, initialisation and batches."""
@@ -60,6 +60,14 @@ class WorldModelConfig:
     falling through it). Roughly doubles the cost of an epoch."""
     ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
     """Sizes of the ensemble."""
+
+    def validate(self) -> None:
+        cli.validate(self)
+        self.ensemble.validate()
+
+
+class FitError(UsageError, FloatingPointError):
+    """The fit diverged (a non-finite loss or held-out error): the data or the settings cannot fit a model."""
 
 
 def transitions(buffer: ReplayBuffer, rows: np.ndarray | None = None) -> dict[str, Any]:
@@ -244,7 +252,7 @@ def fit(
                 b = _cat(b, extra)
             loss, _ = model.loss(**_loss_args(b))
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"world-model loss became {loss.item()} in epoch {epoch}")
+                raise FitError(f"world-model loss became {loss.item()} in epoch {epoch}")
             optim.zero_grad(set_to_none=True)
             loss.backward()
             optim.step()
@@ -261,6 +269,11 @@ def fit(
             stale += 1
             if stale >= config.patience:
                 break
+    if best_state is None:
+        raise FitError(
+            f"the held-out error was never finite in {len(history)} epochs (last: {history[-1]['heldout']}); "
+            "the data or the learning rate cannot fit a model"
+        )
     model.load_state_dict(best_state)
     return model, history
 
@@ -293,50 +306,53 @@ def load_world_model(path: str | Path) -> tuple[EnsembleModel, str]:
     return model, payload["env"]
 
 
+@dataclass
+class FitArgs:
+    """What ``python -m world_model.train`` fits, and where it writes."""
+
+    data: str = field(default=cli.REQUIRED)
+    """Replay file (.npz) written by agents.train, agents.bc or an episodes export."""
+    run_dir: str = field(default=cli.REQUIRED)
+    """Folder for world_model.pt and metrics.csv."""
+    threads: Annotated[int, NonNegative] = 0
+    """Torch CPU threads (0: torch's default)."""
+    model: WorldModelConfig = field(default_factory=WorldModelConfig)
+    """How to fit (every field is also a flat flag: --epochs, --members, ...)."""
+
+    def validate(self) -> None:
+        self.model.validate()
+
+
 def main(argv: list[str] | None = None) -> int:
+    """``python -m world_model.train``; a usage error prints one line and returns 2."""
+    return cli.run(_main, argv)
+
+
+def _main(argv: list[str]) -> int:
     from tqdm import tqdm
 
-    parser = argparse.ArgumentParser(prog="python -m world_model.train", description=__doc__.split("\n")[0])
-    parser.add_argument("--data", required=True, help="replay file (.npz) written by agents.train or agents.bc")
-    parser.add_argument("--run-dir", required=True)
-    for f in dataclasses.fields(WorldModelConfig):
-        flag = "--" + f.name.replace("_", "-")
-        if isinstance(f.default, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
-        elif f.name != "ensemble":
-            parser.add_argument(flag, type=type(f.default), default=f.default)
-    for f in dataclasses.fields(EnsembleConfig):
-        flag = "--" + f.name.replace("_", "-")
-        if isinstance(f.default, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
-        else:
-            parser.add_argument(flag, type=type(f.default), default=f.default)
-    args = vars(parser.parse_args(argv))
-    ens = EnsembleConfig(**{f.name: args.pop(f.name) for f in dataclasses.fields(EnsembleConfig)})
-    data, run_dir = args.pop("data"), args.pop("run_dir")
-    config = WorldModelConfig(ensemble=ens, **args)
-    try:
-        run = check_writable_dir(run_dir)
-        buffer = ReplayBuffer.load(data)
-    except (OSError, ValueError, KeyError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    bar = tqdm(total=config.epochs, unit="epoch")
-    metrics = run / "metrics.csv"
-    start = time.time()
+    args, _ = cli.parse(FitArgs, argv, "python -m world_model.train", __doc__.split("\n")[0])
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = args.model
+    buffer = ReplayBuffer.load(args.data)  # checked before the run folder is touched
+    with RunLock(args.run_dir) as lock:
+        run = lock.path.parent
+        bar = tqdm(total=config.epochs, unit="epoch")
+        metrics = CsvLog(run / "metrics.csv", keep=lambda row: False)  # a new fit starts a new log
+        start = time.time()
 
-    def on_epoch(row: dict[str, float]) -> None:
-        bar.update(1)
-        bar.set_postfix(heldout=f"{row['heldout']:.4f}")
-        new = not metrics.exists()
-        with open(metrics, "a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=[*row, "wall_s"])
-            if new:
-                writer.writeheader()
-            writer.writerow({**row, "wall_s": round(time.time() - start, 1)})
+        def on_epoch(row: dict[str, float]) -> None:
+            bar.update(1)
+            bar.set_postfix(heldout=f"{row['heldout']:.4f}")
+            metrics.append({**row, "wall_s": round(time.time() - start, 1)})
 
-    model, history = fit(buffer, config, on_epoch=on_epoch)
-    bar.close()
-    path = save_world_model(run / "world_model.pt", model, buffer.env_id, {"history": history})
+        model, history = fit(buffer, config, on_epoch=on_epoch)
+        bar.close()
+        path = save_world_model(run / "world_model.pt", model, buffer.env_id, {"history": history})
     print(f"best held-out error {min(h['heldout'] for h in history):.4f} after {len(history)} epochs; wrote {path}")
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -10,8 +10,9 @@ instruction, a step counter and the elites' disagreement.
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Literal
 
 import gymnasium as gym
 import mujoco
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 
 import envs  # noqa: F401  (registers the environments)
+from envs import cli
 from envs.scene import TABLE_TOP
 from envs.video import caption, check_writable
 from groundworld.nn import obs_to_tensors
@@ -79,16 +81,35 @@ def side_by_side(
     return out
 
 
+@dataclass
+class VisualizeArgs:
+    """What ``python -m world_model.visualize`` films."""
+
+    model: str = field(default=cli.REQUIRED)
+    """world_model.pt written by world_model.train."""
+    policy: Literal["oracle", "random"] = "oracle"
+    """The actions that drive both the real env and the model."""
+    steps: Annotated[int, cli.Positive] = 60
+    """Steps to film (fewer if the real episode ends)."""
+    seed: int = 0
+    """Seed of the episode and the random policy."""
+    out: str = ""
+    """mp4 path (default: videos/world_model_<task>_<policy>_<seed>.mp4)."""
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m world_model.visualize", description=__doc__.split("\n")[0])
-    parser.add_argument("--model", required=True, help="world_model.pt written by world_model.train")
-    parser.add_argument("--policy", default="oracle", choices=("oracle", "random"))
-    parser.add_argument("--steps", type=int, default=60)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=None)
-    args = parser.parse_args(argv)
+    """``python -m world_model.visualize``; a usage error prints one line and returns 2."""
+    return cli.run(_main, argv)
+
+
+def _main(argv: list[str]) -> int:
+    args, _ = cli.parse(VisualizeArgs, argv, "python -m world_model.visualize", __doc__.split("\n")[0])
     model, env_id = load_world_model(args.model)
-    out = args.out or Path("videos") / f"world_model_{env_id.split('/')[-1]}_{args.policy}_{args.seed}.mp4"
+    out = (
+        Path(args.out)
+        if args.out
+        else Path("videos") / f"world_model_{env_id.split('/')[-1]}_{args.policy}_{args.seed}.mp4"
+    )
     print(f"wrote {side_by_side(model, env_id, args.policy, args.steps, args.seed, out)}")
     return 0
 

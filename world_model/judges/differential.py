@@ -16,18 +16,18 @@ judge distilled from the privileged one (``JudgeConfig(distill=...)``, see
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import gymnasium as gym
 import numpy as np
 
 import envs  # noqa: F401  (registers the environments)
-from envs import language
+from envs import cli, language
 from envs.video import caption, check_writable, outcome_mark
 from world_model.judges.calibration import at_fraction, auroc
 from world_model.judges.episodes import Episodes
@@ -253,16 +253,27 @@ def report(
     return result
 
 
+@dataclass
+class DifferentialArgs:
+    """What ``python -m world_model.judges.differential`` reports on."""
+
+    run_dir: str = field(default=cli.REQUIRED)
+    """A folder written by python -m agents.judges."""
+    videos: Annotated[int, cli.NonNegative] = 3
+    """Episodes with the largest disagreement to film."""
+    video_dir: str = "videos"
+    """Folder of the videos."""
+
+
 def main(argv: list[str] | None = None) -> int:
+    """``python -m world_model.judges.differential``; a usage error prints one line and returns 2."""
+    return cli.run(_main, argv)
+
+
+def _main(argv: list[str]) -> int:
     from world_model.judges.pipeline import load_run
 
-    parser = argparse.ArgumentParser(
-        prog="python -m world_model.judges.differential", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("--run-dir", required=True, help="a folder written by python -m agents.judges")
-    parser.add_argument("--videos", type=int, default=3, help="episodes with the largest disagreement to film")
-    parser.add_argument("--video-dir", default="videos")
-    args = parser.parse_args(argv)
+    args, _ = cli.parse(DifferentialArgs, argv, "python -m world_model.judges.differential", __doc__.split("\n")[0])
     judges, tests, _ = load_run(args.run_dir)
     report(judges, tests, args.run_dir, args.videos, args.video_dir)
     print((Path(args.run_dir) / "differential.md").read_text())

@@ -36,6 +36,8 @@ import numpy as np
 
 import envs
 from envs import oracles
+from envs.errors import UsageError
+from envs.files import atomic_path
 from envs.scene import TABLE_TOP
 from groundworld.replay import ReplayBuffer
 
@@ -129,7 +131,6 @@ class Episodes:
     # ---------------------------------------------------------------- files
     def save(self, path: str | os.PathLike) -> Path:
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         meta = {"format": FORMAT_VERSION, "env_id": self.env_id, "split": self.split}
         arrays = {"obs/" + k: v for k, v in self.obs.items()}
         arrays.update({"final_obs/" + k: v for k, v in self.final_obs.items()})
@@ -137,14 +138,14 @@ class Episodes:
             arrays[name] = getattr(self, name)
         if self.seed is not None:
             arrays["seed"] = self.seed
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as f:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
             np.savez_compressed(f, meta=np.array(json.dumps(meta)), **arrays)
-        os.replace(tmp, path)
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> Episodes:
+    def load(cls, path: str | os.PathLike, env_id: str | None = None) -> Episodes:
+        """Episodes saved by :meth:`save`, checked: readable, not empty, finite, and of ``env_id`` when
+        given; any problem is a :class:`~envs.errors.UsageError` naming the file."""
         try:
             with np.load(path, allow_pickle=False) as archive:
                 meta = json.loads(str(archive["meta"]))
@@ -153,7 +154,7 @@ class Episodes:
                 raise ValueError(f"format {meta.get('format')}, expected {FORMAT_VERSION}")
             obs = {k[4:]: v for k, v in data.items() if k.startswith("obs/")}
             final = {k[10:]: v for k, v in data.items() if k.startswith("final_obs/")}
-            return cls(
+            episodes = cls(
                 obs,
                 *(data[name] for name in _FIELDS[:-1]),
                 final_obs=final,
@@ -162,14 +163,28 @@ class Episodes:
                 split=meta["split"],
                 seed=data.get("seed"),
             )
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{path}: not a readable Groundworld episodes file ({exc})") from exc
+        except Exception as exc:  # numpy and zipfile raise many kinds for truncated or foreign files
+            raise UsageError(f"{path}: not a readable Groundworld episodes file ({type(exc).__name__}: {exc})") from exc
+        episodes.check(str(path), env_id)
+        return episodes
+
+    def check(self, source: str, env_id: str | None = None) -> None:
+        """Raise :class:`~envs.errors.UsageError` naming ``source`` if these episodes cannot be trained on."""
+        if len(self) == 0:
+            raise UsageError(f"{source} holds no episodes")
+        if env_id is not None and self.env_id != env_id:
+            raise UsageError(f"{source} holds {self.env_id!r} episodes, not {env_id!r}")
+        mask = self.step_mask()
+        for name, array in [*self.obs.items(), ("action", self.action), ("goal_position", self.goal_position)]:
+            if array.dtype.kind == "f" and not np.isfinite(array[mask]).all():
+                episode = int(np.flatnonzero(~np.isfinite(array[mask].reshape(mask.sum(), -1)).all(-1))[0])
+                raise UsageError(f"{source}: {name!r} has a non-finite value (step {episode} of the steps stored)")
 
     @classmethod
     def concat(cls, parts: list[Episodes]) -> Episodes:
         """Join episode sets of one env, padding to the longest."""
         if len({p.env_id for p in parts}) != 1:
-            raise ValueError(f"cannot join episodes of different envs: {sorted({p.env_id for p in parts})}")
+            raise UsageError(f"cannot join episodes of different envs: {sorted({p.env_id for p in parts})}")
         t = max(p.max_steps for p in parts)
 
         def pad(x: np.ndarray) -> np.ndarray:
@@ -257,7 +272,7 @@ def collect_episodes(
     mix = dict(mix or DEFAULT_MIX)
     unknown = sorted(set(mix) - set(SOURCES))
     if unknown:
-        raise ValueError(f"unknown episode source(s) {unknown}; choose from {list(SOURCES)}")
+        raise UsageError(f"unknown episode source(s) {unknown}; choose from {list(SOURCES)}")
     env = gym.make(env_id, split=split)
     rng = np.random.default_rng(seed)
     names = list(mix)
