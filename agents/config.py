@@ -88,7 +88,7 @@ class MBPOConfig:
     """Fraction of each update's batch drawn from real transitions."""
     model_outcome: Literal[MODEL_OUTCOMES] = "learned"
     """Where imagined reward, success and termination come from: learned (the world model's heads) or task
-    (the task's own rules on the imagined states; goto, touch and push tasks)."""
+    (the task's own rules on the imagined states; goto, touch, push and knock-off tasks)."""
     model_horizon: tuple[PositiveInt, ...] = (1, 8)
     """Imagined rollout length at the first refit and after ``model_horizon_ramp`` real steps, linear between."""
     model_horizon_ramp: PositiveInt = 30_000
@@ -111,6 +111,7 @@ class MBPOConfig:
     successes (+1 and an ending) over random states."""
 
     def validate(self) -> None:
+        cli.validate(self)
         first, *rest = self.model_horizon
         if len(rest) != 1 or rest[0] < first:
             raise UsageError(

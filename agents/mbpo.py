@@ -37,6 +37,7 @@ class Imagination:
         reward_mode: str = "dense",
         first_fit: int = 2_000,
     ):
+        config.validate()
         self.config, self.real, self.seed = config, real, seed
         self.reward_mode = reward_mode
         self._task_outcome = None

@@ -17,5 +17,5 @@ PRESETS: dict[str, dict[str, Any]] = {
     "mbpo": {"algo": "mbpo", "utd": 10, "learning_starts": 1_000, "refit_every": 1_000},
     # MBPO with the world model's learned reward, success and termination heads
     "mbpo-task": {"algo": "mbpo", "utd": 10, "learning_starts": 1_000, "refit_every": 1_000, "model_outcome": "task"},
-    # MBPO with imagined outcomes by the task's own rules (goto, touch and push tasks)
+    # MBPO with imagined outcomes by the task's own rules (goto, touch, push and knock-off tasks)
 }

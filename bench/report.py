@@ -19,10 +19,10 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def cell(value: Any, signed: bool = False) -> str:
-    """A table cell: floats to 2 decimals (with a sign if ``signed``), None or NaN as "-"."""
+def cell(value: Any, signed: bool = False, missing: str = "-") -> str:
+    """A table cell: floats to 2 decimals (with a sign if ``signed``), None or NaN as ``missing``."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
+        return missing
     if isinstance(value, float):
         return f"{value:+.2f}" if signed else f"{value:.2f}"
     return str(value)

@@ -13,11 +13,11 @@ from pathlib import Path
 def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a fresh temporary path beside ``path``; on success it replaces ``path``, on failure it is removed.
 
-    The temporary name is unique (two writers never share it) and keeps ``suffix`` (say ``.mp4``) for
-    writers that choose a format by extension."""
+    The temporary name is unique (two writers never share it) and ends in ``suffix`` (by default
+    ``path``'s, say ``.mp4``) for writers that choose a format by extension."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f"{suffix or path.suffix}.partial", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".partial{suffix or path.suffix}", dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)

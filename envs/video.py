@@ -10,7 +10,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from envs.errors import UnwritablePath, check_writable_dir
+from envs.errors import UnwritablePath, UsageError, check_writable_dir
+from envs.files import atomic_path
 
 Policy = Callable[[dict[str, np.ndarray], dict[str, Any]], np.ndarray]
 
@@ -95,33 +96,32 @@ def record_video(
     import imageio.v2 as imageio
 
     if env.render_mode != "rgb_array":
-        raise ValueError(f"record_video needs an env made with render_mode='rgb_array', got {env.render_mode!r}")
+        raise UsageError(f"record_video needs an env made with render_mode='rgb_array', got {env.render_mode!r}")
     if episodes < 1:
-        raise ValueError(f"episodes must be >= 1, got {episodes}")
+        raise UsageError(f"episodes must be >= 1, got {episodes}")
     path = check_writable(path)
     fps = int(fps or env.metadata.get("render_fps", 25))
     results: list[dict[str, Any]] = []
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    writer = imageio.get_writer(tmp, fps=fps, codec="libx264", quality=7, macro_block_size=2, format="FFMPEG")
-    try:
-        for episode in range(episodes):
-            obs, info = env.reset(seed=None if seed is None else seed + episode)
-            if on_reset is not None:
-                on_reset()
-            text, total, steps, done = info["instruction"], 0.0, 0, False
-            writer.append_data(_even(caption(env.render(), text, "step 0")))
-            while not done:
-                obs, reward, terminated, truncated, info = env.step(policy(obs, info))
-                total += float(reward)
-                steps += 1
-                done = terminated or truncated
-                writer.append_data(_even(caption(env.render(), text, f"step {steps}")))
-            success = bool(info.get("is_success", False))
-            last = _even(outcome_mark(caption(env.render(), text, f"step {steps}"), success))
-            for _ in range(max(1, int(hold_seconds * fps))):
-                writer.append_data(last)
-            results.append({"instruction": text, "success": success, "steps": steps, "return": total})
-    finally:
-        writer.close()
-    os.replace(tmp, path)  # a finished video appears atomically
+    with atomic_path(path) as tmp:  # a finished video appears whole, or not at all
+        writer = imageio.get_writer(tmp, fps=fps, codec="libx264", quality=7, macro_block_size=2, format="FFMPEG")
+        try:
+            for episode in range(episodes):
+                obs, info = env.reset(seed=None if seed is None else seed + episode)
+                if on_reset is not None:
+                    on_reset()
+                text, total, steps, done = info["instruction"], 0.0, 0, False
+                writer.append_data(_even(caption(env.render(), text, "step 0")))
+                while not done:
+                    obs, reward, terminated, truncated, info = env.step(policy(obs, info))
+                    total += float(reward)
+                    steps += 1
+                    done = terminated or truncated
+                    writer.append_data(_even(caption(env.render(), text, f"step {steps}")))
+                success = bool(info.get("is_success", False))
+                last = _even(outcome_mark(caption(env.render(), text, f"step {steps}"), success))
+                for _ in range(max(1, int(hold_seconds * fps))):
+                    writer.append_data(last)
+                results.append({"instruction": text, "success": success, "steps": steps, "return": total})
+        finally:
+            writer.close()
     return results

@@ -703,8 +703,8 @@ def test_mbpo_with_task_outcomes_stores_imagined_rows_rewarded_by_the_task_rule(
 
     real = collect_demonstrations("Groundworld/GoTo-v0", steps=600, seed=0, action_noise=0.3, reward_mode="dense")
     env = gym.make("Groundworld/GoTo-v0")
-    config = MBPOConfig(first_fit=500, model_epochs=2, rollout_batch=16, outcome="task", model_step="mean")
-    imagination = Imagination(config, real, env.observation_space, env.action_space, seed=0)
+    config = MBPOConfig(model_epochs=2, rollout_batch=16, model_outcome="task", model_step="mean")
+    imagination = Imagination(config, real, env.observation_space, env.action_space, seed=0, first_fit=500)
     assert imagination.refit_if_due(600)
     dream = imagination.collector.vec
     assert dream.outcome is not None and dream.elite_mean and not dream.sample
@@ -719,8 +719,8 @@ def test_mbpo_with_task_outcomes_stores_imagined_rows_rewarded_by_the_task_rule(
     )
     np.testing.assert_allclose(rows["reward"], rule["reward"].numpy(), atol=1e-5)
     np.testing.assert_array_equal(rows["is_terminal"], rule["success"].numpy() | rule["failure"].numpy())
-    with pytest.raises(ValueError, match="model_step"):
-        MBPOConfig(model_step="dream harder")
+    with pytest.raises(ValueError, match="model.step"):
+        Imagination(MBPOConfig(model_step="dream harder"), real, env.observation_space, env.action_space)
 
 
 def test_replay_split_keeps_insertion_order_and_refuses_points_outside():

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from envs import language, tokenizer
+from envs.errors import UsageError
 from envs.language import (
     GOAL_TYPES,
     HELDOUT_PAIRS,
@@ -239,3 +240,15 @@ def test_every_pair_is_heldout_for_some_kind_and_trained_for_another():
     for pair in itertools.product(COLOR_NAMES, SHAPES):
         kinds_held = [k for k, pairs in HELDOUT_PAIRS.items() if pair in pairs]
         assert 0 < len(kinds_held) < len(HELDOUT_PAIRS)
+
+
+def test_grammar_errors_are_usage_errors():
+    """A user's bad sentence or description is a UsageError (a ValueError) with one clear message."""
+    with pytest.raises(UsageError, match="unknown word 'dragon'"):
+        parse("go to the red dragon")
+    with pytest.raises(UsageError, match="cannot parse instruction 'go to the' for goal kinds \\['goto'\\]"):
+        parse("go to the", kinds=("goto",))
+    with pytest.raises(UsageError, match="invalid object description"):
+        ObjDesc("pink", "cube")
+    with pytest.raises(UsageError, match="unknown relation 'above'"):
+        Relate(obj=ObjDesc("red", "cube"), relation="above", ref=ObjDesc("blue", "ball"))

@@ -24,6 +24,7 @@ from agents.bc import BCPolicy
 from agents.judge_actor import JudgeActor, JudgeActorConfig
 from agents.policies import TorchPolicy
 from bench.experiments.common import REPO, RESULTS, judges_dir, plot_curves, run_summary, train_command, write_report
+from bench.report import cell
 from world_model.judges.episodes import collect_episodes
 from world_model.judges.judge import load_judge
 from world_model.training import WorldModelConfig, fit
@@ -118,9 +119,6 @@ def main(argv: list[str] | None = None) -> int:
         lines.append((f"{name}: judged", i, [(x, judged) for x, _, judged in pts], "--"))
     plot_curves(RESULTS / f"{args.name}.png", lines, "actor updates (imagination only)")
 
-    def cell(v) -> str:
-        return "-" if v is None else (f"{v:+.2f}" if isinstance(v, float) else str(v))
-
     table = [
         "| method | train success | held-out success | judged success (last eval) | worst judged-true gap "
         "| Goodhart flags | wall-clock (s) |",
@@ -129,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         judged = "-" if r["judged"] is None else f"{r['judged']:.2f}"
         table.append(
-            f"| {r['method']} | {r['train']:.2f} | {r['heldout']:.2f} | {judged} | {cell(r['worst_gap'])} "
+            f"| {r['method']} | {r['train']:.2f} | {r['heldout']:.2f} | {judged} | {cell(r['worst_gap'], signed=True)} "
             f"| {r['flags']} | {r['wall_s']} |"
         )
     body = [

@@ -21,8 +21,6 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
-
 import agents
 from bench.experiments.common import (
     REPO,
@@ -35,6 +33,7 @@ from bench.experiments.common import (
     train_once,
     write_report,
 )
+from bench.report import cell
 
 
 def expert_iteration_run(filter_name: str, judge: str, args: argparse.Namespace) -> dict:
@@ -108,11 +107,6 @@ def main(argv: list[str] | None = None) -> int:
     with ProcessPoolExecutor(args.workers) as pool:  # processes: each run has a core and its own GIL
         rows = list(pool.map(run_job, jobs, [args] * len(jobs)))
     plot(rows, RESULTS / f"{args.name}.png")
-
-    def cell(v) -> str:
-        if v is None or (isinstance(v, float) and np.isnan(v)):
-            return "-"
-        return f"{v:.2f}" if isinstance(v, float) else str(v)
 
     table = [
         "| method | train success | held-out success | steps to 50% | steps to 90% | episodes kept "

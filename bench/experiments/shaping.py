@@ -29,6 +29,7 @@ from bench.experiments.common import (
     train_once,
     write_report,
 )
+from bench.report import cell
 
 
 def variants(judge_dir: Path) -> dict[str, list[str]]:
@@ -79,9 +80,6 @@ def main(argv: list[str] | None = None) -> int:
         rows = list(pool.map(lambda job: run(job[0], job[1], args.task, job[2], args), jobs))
     plot(rows, RESULTS / f"{args.name}.png")
 
-    def cell(v) -> str:
-        return "not reached" if v is None else (f"{v:.2f}" if isinstance(v, float) else str(v))
-
     table = [
         "| reward | seed | train success | held-out success | steps to 50% | steps to 90% | worst judged-true gap "
         "| Goodhart flags | wall-clock (s) |",
@@ -90,8 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         gap = "-" if r["worst_gap"] is None else f"{r['worst_gap']:+.2f}"
         table.append(
-            f"| {r['variant']} | {r['seed']} | {r['train']:.2f} | {r['heldout']:.2f} | {cell(r['steps_to_50'])} "
-            f"| {cell(r['steps_to_90'])} | {gap} | {int(r['flags'])} | {r['wall_s']} |"
+            f"| {r['variant']} | {r['seed']} | {r['train']:.2f} | {r['heldout']:.2f} "
+            f"| {cell(r['steps_to_50'], missing='not reached')} | {cell(r['steps_to_90'], missing='not reached')} "
+            f"| {gap} | {int(r['flags'])} | {r['wall_s']} |"
         )
     body = [
         f"Native agent on {args.task}, {args.steps} real env steps per run, evaluation every {args.eval_every} "
