@@ -22,9 +22,10 @@ from envs.files import atomic_path
 from groundworld.nn import DEVICES, PRECISIONS, EncoderConfig
 from world_model.judges.goodhart import GOODHART_THRESHOLD
 
-ALGOS = ("native", "mbpo", "sac", "ppo", "rppo", "bc")
+ALGOS = ("native", "mbpo", "sac", "ppo", "rppo", "bc", "dagger")
 """Every ``--algo``: native (our SAC), mbpo (native + world model), sac, ppo (Stable-Baselines3),
-rppo (sb3-contrib's recurrent PPO), bc (behaviour cloning of the oracle)."""
+rppo (sb3-contrib's recurrent PPO), bc (behaviour cloning of the oracle), dagger (the oracle labels
+the learner's own states)."""
 MODEL_OUTCOMES = ("learned", "task")
 """Sources of imagined reward, success and termination for mbpo (see :attr:`MBPOConfig.model_outcome`)."""
 MODEL_STEPS = ("sample", "elite", "mean")
@@ -140,6 +141,20 @@ class BCConfig:
 
 
 @dataclass
+class DAggerConfig:
+    """DAgger (``--algo dagger``, :mod:`agents.dagger`): the oracle labels the states the learner visits."""
+
+    beta: Annotated[float, Fraction] = 1.0
+    """Probability, at the first step, of executing the oracle's action instead of the learner's."""
+    beta_steps: Annotated[int, NonNegative] = 20_000
+    """Real steps over which that probability falls linearly to 0 (0: the learner acts from the start)."""
+    hidden: tuple[PositiveInt, ...] = field(default=(256, 256), metadata={"flat": "dagger-hidden"})
+    """Hidden layer widths of the policy head."""
+    grounding: Annotated[float, NonNegative] = field(default=1.0, metadata={"flat": "dagger-grounding"})
+    """Weight of the grounding loss (the encoder's match against the privileged goal object)."""
+
+
+@dataclass
 class TrainConfig:
     """Everything ``agents.train`` needs; saved as ``config.json`` in the run folder."""
 
@@ -156,13 +171,13 @@ class TrainConfig:
     reward_mode: Literal["dense", "sparse"] = "dense"
     """Reward of the training env."""
     num_envs: PositiveInt = 8
-    """Parallel environments (native, mbpo, ppo, rppo)."""
+    """Parallel environments (native, mbpo, ppo, rppo, dagger)."""
     utd: PositiveFloat = 0.5
-    """Gradient updates per environment step (native, mbpo, sac)."""
+    """Gradient updates per environment step (native, mbpo, sac, dagger)."""
     learning_starts: Annotated[int, NonNegative] = 2_000
-    """Random-action steps before updates start (native, mbpo, sac; mbpo's first world-model fit)."""
+    """Steps before updates start (native, mbpo, sac: random actions; mbpo's first world-model fit; dagger)."""
     buffer_size: PositiveInt = 300_000
-    """Replay capacity in transitions (native, mbpo, sac)."""
+    """Replay capacity in transitions (native, mbpo, sac; dagger's labelled states)."""
     eval_every: PositiveInt = 10_000
     """Environment steps between evaluations."""
     eval_episodes: PositiveInt = 30
@@ -185,6 +200,8 @@ class TrainConfig:
     """Judge-shaped rewards."""
     bc: BCConfig = field(default_factory=BCConfig)
     """Behaviour cloning."""
+    dagger: DAggerConfig = field(default_factory=DAggerConfig)
+    """DAgger."""
 
     def validate(self) -> None:
         """Raise :class:`UsageError` for any value a run cannot use, before anything is written."""

@@ -111,6 +111,8 @@ def load_policy(run_dir: str | Path, device: str = "cpu") -> tuple[Any, TrainCon
         return TorchPolicy(agent), config
     if config.algo == "bc":
         return _cloned_policy(payload, device), config
+    if config.algo == "dagger":
+        return TorchPolicy(_dagger_policy(payload, env.observation_space, env.action_space, dev)), config
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     model = make_sb3_model(config, DummyVecEnv([lambda: gym.make(config.env)]), dev)
@@ -119,6 +121,18 @@ def load_policy(run_dir: str | Path, device: str = "cpu") -> tuple[Any, TrainCon
     except (ValueError, RuntimeError) as exc:
         raise CheckpointError(f"the checkpoint's parameters do not fit a {config.algo} model: {exc}") from exc
     return SB3Policy(model), config
+
+
+def _dagger_policy(payload: dict[str, Any], observation_space, action_space, device) -> Any:
+    """The policy of a DAgger checkpoint (a :class:`~agents.bc.BCPolicy` of the saved sizes)."""
+    from agents.bc import BCPolicy
+    from groundworld.nn import EncoderConfig
+
+    spec = payload.get("policy_config", {})
+    encoder = EncoderConfig(**spec["encoder"]) if "encoder" in spec else None
+    policy = BCPolicy(observation_space, action_space, tuple(spec.get("hidden", (256, 256))), encoder).to(device)
+    load_state(policy, payload["policy"], "policy")
+    return policy
 
 
 class NotARun(UsageError, FileNotFoundError):

@@ -19,7 +19,6 @@ SB3's replay.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -31,7 +30,9 @@ import torch
 
 import envs  # noqa: F401  (registers the environments)
 from agents.config import TrainConfig
+from agents.dagger import train_dagger
 from agents.evaluation import evaluate
+from agents.loop import CHECKPOINT, RunExists, Schedule, rng_state, stopped
 from agents.mbpo import Imagination
 from agents.policies import SB3Policy, TorchPolicy, make_sb3_model
 from agents.presets import PRESETS
@@ -43,33 +44,6 @@ from groundworld.nn import resolve_device
 from groundworld.replay import ReplayBuffer
 from groundworld.runs import RunLock, RunLogger
 from world_model.judges.goodhart import GoodhartMonitor
-
-CHECKPOINT = "checkpoint.pt"
-
-
-class TrainingError(UsageError, RuntimeError):
-    """Training stopped (e.g. a non-finite loss); the last good checkpoint, if any, is kept."""
-
-
-class RunExists(UsageError, FileExistsError):
-    """The run folder already holds a run and ``--resume`` was not given."""
-
-
-class _Schedule:
-    """Fires once every ``every`` steps."""
-
-    def __init__(self, every: int, start: int):
-        self.every, self.next = every, (start // every + 1) * every
-
-    def due(self, step: int) -> bool:
-        if step >= self.next:
-            self.next = (step // self.every + 1) * self.every
-            return True
-        return False
-
-
-def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
-    return json.loads(json.dumps(rng.bit_generator.state, default=int))
 
 
 def judge_shaping(config: TrainConfig) -> Callable[[gym.Env], gym.Env] | None:
@@ -87,12 +61,6 @@ def judge_shaping(config: TrainConfig) -> Callable[[gym.Env], gym.Env] | None:
         return PotentialShaping(env, JudgePotential(judge), config.sac.gamma, config.shaping.shaping_scale)
 
     return wrap
-
-
-def _stopped(run_dir: Path, step: int, losses: dict[str, float]) -> TrainingError:
-    checkpoint = run_dir / CHECKPOINT
-    kept = f"the last good checkpoint is {checkpoint}" if checkpoint.exists() else "no checkpoint was written yet"
-    return TrainingError(f"non-finite loss at step {step}: {losses}; stopped, {kept}")
 
 
 # ---------------------------------------------------------------------------------------- native
@@ -131,7 +99,7 @@ def train_native(config: TrainConfig, run_dir: Path, resume: bool, device: torch
             config.mbpo, replay, obs_space, act_space, config.seed, config.reward_mode, config.learning_starts
         )
     logger = RunLogger(run_dir, config.steps, step, config.progress, episodes, wall)
-    evals, checkpoints = _Schedule(config.eval_every, step), _Schedule(config.checkpoint_every, step)
+    evals, checkpoints = Schedule(config.eval_every, step), Schedule(config.checkpoint_every, step)
     policy = TorchPolicy(agent)
 
     def checkpoint() -> None:
@@ -150,7 +118,7 @@ def train_native(config: TrainConfig, run_dir: Path, resume: bool, device: torch
                 "optim": {k: o.state_dict() for k, o in agent.optimizers().items()},
                 "sac_config": asdict(config.sac),
                 "replay_file": replay_file,
-                "rng": _rng_state(rng),
+                "rng": rng_state(rng),
                 "torch_rng": torch.get_rng_state(),
                 "config": config.to_dict(),
             },
@@ -183,7 +151,7 @@ def train_native(config: TrainConfig, run_dir: Path, resume: bool, device: torch
                 losses = agent.update(source.sample(config.sac.batch_size, rng), replay.keys)
                 update_credit -= 1.0
                 if not all(np.isfinite(v) for v in losses.values()):
-                    raise _stopped(run_dir, step, losses)
+                    raise stopped(run_dir, step, losses)
         if evals.due(step) or step >= config.steps:
             result = evaluate(policy, config.env, "train", config.eval_episodes, seed=10_000_000 + step, wrap=shaping)
             extra = dict(losses)
@@ -222,7 +190,7 @@ def train_sb3(config: TrainConfig, run_dir: Path, resume: bool, device: torch.de
         step, episodes, wall = payload["step"], payload.get("episodes", 0), payload.get("wall_s", 0.0)
         model.num_timesteps = step
     logger = RunLogger(run_dir, config.steps, step, config.progress, episodes, wall)
-    evals, checkpoints = _Schedule(config.eval_every, step), _Schedule(config.checkpoint_every, step)
+    evals, checkpoints = Schedule(config.eval_every, step), Schedule(config.checkpoint_every, step)
     policy = SB3Policy(model)
 
     def checkpoint(at: int) -> None:
@@ -311,6 +279,7 @@ TRAINERS: dict[str, Callable[[TrainConfig, Path, bool, torch.device], Any]] = {
     "ppo": train_sb3,
     "rppo": train_sb3,
     "bc": train_behaviour_cloning,
+    "dagger": train_dagger,
 }
 """The one trainer registry: ``--algo`` -> the function that trains it."""
 

@@ -67,7 +67,7 @@ def test_resume_takes_the_config_stored_in_the_checkpoint(tmp_path, damage):
 
 
 def test_the_nan_message_names_a_checkpoint_only_if_one_exists(tmp_path):
-    from agents.training import _stopped
+    from agents.loop import stopped as _stopped
 
     assert "no checkpoint was written yet" in str(_stopped(tmp_path, 10, {"q": float("nan")}))
     (tmp_path / "checkpoint.pt").write_bytes(b"x")

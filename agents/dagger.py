@@ -1,0 +1,202 @@
+"""DAgger: the oracle labels the states the learner visits, and the learner clones the labels.
+
+Behaviour cloning trains on the states the oracle visits; the clone's small errors take it to
+states the oracle never saw, where it has no data, and it drifts (our BC of the oracle reaches
+0.99 on GoTo but 0.01 on Push). DAgger (Ross, Gordon and Bagnell, 2011) collects instead with
+the learner itself: at every step the oracle, a reactive function of the simulator state, says
+what it would do there, and that label joins the data. With probability ``beta`` (decaying to 0
+over ``beta_steps`` real steps) the oracle's action is the one executed, so early data stays
+near success.
+
+The acting policy is one network that sees only the observation; the oracle runs only to label,
+at training time. Each update regresses the policy's action onto the labels of a random batch
+of everything labelled so far, plus the grounding loss (the encoder's match against the
+privileged goal object, as the native agent's).
+
+    python -m agents.train --env Groundworld/Push-v0 --algo dagger --steps 60000 --run-dir runs/push-dagger
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import envs
+from agents.bc import BCPolicy
+from agents.config import DAggerConfig, TrainConfig
+from agents.evaluation import evaluate
+from agents.loop import CHECKPOINT, Schedule, rng_state, stopped
+from agents.policies import TorchPolicy
+from envs.files import atomic_path
+from groundworld.checkpoint import load_checkpoint, load_state, save_checkpoint
+from groundworld.nn import grounding_loss, obs_to_tensors
+from groundworld.runs import RunLogger
+
+
+class Labels:
+    """A ring buffer of (observation, oracle action, goal object) rows, saved as one ``.npz``."""
+
+    def __init__(self, observation_space: gym.spaces.Dict, action_dim: int, capacity: int):
+        self.keys = tuple(observation_space.spaces)
+        self.obs = {k: np.zeros((capacity, *s.shape), dtype=s.dtype) for k, s in observation_space.spaces.items()}
+        self.action = np.zeros((capacity, action_dim), dtype=np.float32)
+        self.goal_object = np.zeros(capacity, dtype=np.int64)
+        self.capacity, self.pos, self.size = capacity, 0, 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(self, obs: dict[str, np.ndarray], action: np.ndarray, goal_object: np.ndarray) -> None:
+        """Add rows (a leading batch axis); past ``capacity`` the oldest rows are overwritten."""
+        idx = (self.pos + np.arange(len(action))) % self.capacity
+        for k in self.keys:
+            self.obs[k][idx] = obs[k]
+        self.action[idx] = action
+        self.goal_object[idx] = goal_object
+        self.pos = int((self.pos + len(action)) % self.capacity)
+        self.size = min(self.size + len(action), self.capacity)
+
+    def sample(self, batch_size: int, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+        idx = rng.integers(0, self.size, size=batch_size)
+        return {k: v[idx] for k, v in self.obs.items()}, self.action[idx], self.goal_object[idx]
+
+    def save(self, path: Path) -> Path:
+        arrays = {f"obs/{k}": v[: self.size] for k, v in self.obs.items()}
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez(
+                f, action=self.action[: self.size], goal_object=self.goal_object[: self.size], pos=self.pos, **arrays
+            )
+        return path
+
+    def load(self, path: Path) -> None:
+        with np.load(path, allow_pickle=False) as archive:
+            n = len(archive["action"])
+            for k in self.keys:
+                self.obs[k][:n] = archive[f"obs/{k}"]
+            self.action[:n] = archive["action"]
+            self.goal_object[:n] = archive["goal_object"]
+            self.pos = int(archive["pos"])
+        self.size = n
+
+
+def beta_at(config: DAggerConfig, step: int) -> float:
+    """Probability of executing the oracle's action at real step ``step``."""
+    if config.beta_steps <= 0:
+        return 0.0
+    return config.beta * max(0.0, 1.0 - step / config.beta_steps)
+
+
+def label_and_act(
+    oracles: list, policy: BCPolicy, obs: dict[str, np.ndarray], beta: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """(the oracle's label of each env's current state, the action each env executes): the oracle's with
+    probability ``beta``, else the learner's. The oracles read their own env's simulator state."""
+    expert = np.stack([oracle(None, None) for oracle in oracles]).astype(np.float32)
+    learner = policy.act(obs)
+    take_expert = rng.random(len(expert)) < beta
+    return expert, np.where(take_expert[:, None], expert, learner).astype(np.float32)
+
+
+def update(
+    policy: BCPolicy, optim: torch.optim.Optimizer, batch: tuple, grounding: float, device: torch.device
+) -> dict[str, float]:
+    """One regression step of the policy's action onto the oracle's labels (plus the grounding loss)."""
+    obs_np, labels, goal_object = batch
+    obs = obs_to_tensors(obs_np, device)
+    features, match = policy.encoder.encode(obs)
+    action = torch.tanh(policy.head(features))
+    loss = (action - torch.as_tensor(labels, device=device)).pow(2).sum(-1).mean()
+    out = {"bc_loss": loss}
+    if grounding > 0 and match is not None:
+        out["grounding_loss"] = grounding_loss(match, obs["object_mask"], torch.as_tensor(goal_object, device=device))
+        loss = loss + grounding * out["grounding_loss"]
+    optim.zero_grad(set_to_none=True)
+    loss.backward()
+    optim.step()
+    return {k: float(v.detach()) for k, v in out.items()}
+
+
+def train_dagger(config: TrainConfig, run_dir: Path, resume: bool, device: torch.device) -> TorchPolicy:
+    """The ``--algo dagger`` trainer (see the module docstring)."""
+    c = config.dagger
+    vec = gym.make_vec(
+        config.env, num_envs=config.num_envs, vectorization_mode="sync", reward_mode=config.reward_mode, split="train"
+    )
+    oracles = [envs.make_oracle(env) for env in vec.envs]
+    obs_space, act_space = vec.single_observation_space, vec.single_action_space
+    policy = BCPolicy(obs_space, act_space, c.hidden, config.sac.encoder).to(device)
+    optim = torch.optim.Adam(policy.parameters(), lr=config.sac.lr)
+    labels = Labels(obs_space, act_space.shape[0], config.buffer_size)
+    rng = np.random.default_rng(config.seed)
+    step, episodes, wall = 0, 0, 0.0
+    if resume:
+        payload = load_checkpoint(run_dir / CHECKPOINT, expect={"algo": "dagger", "env": config.env})
+        load_state(policy, payload["policy"], "policy")
+        optim.load_state_dict(payload["optim"])
+        labels.load(run_dir / payload["labels_file"])
+        step, episodes, wall = payload["step"], payload.get("episodes", 0), payload.get("wall_s", 0.0)
+        rng.bit_generator.state = payload["rng"]
+        torch.set_rng_state(payload["torch_rng"])
+    logger = RunLogger(run_dir, config.steps, step, config.progress, episodes, wall)
+    evals, checkpoints = Schedule(config.eval_every, step), Schedule(config.checkpoint_every, step)
+    wrapped = TorchPolicy(policy)
+
+    def checkpoint() -> None:
+        labels_file = f"labels-{step}.npz"
+        labels.save(run_dir / labels_file)
+        save_checkpoint(
+            run_dir / CHECKPOINT,
+            {
+                "algo": "dagger",
+                "env": config.env,
+                "step": step,
+                "episodes": logger.episodes,
+                "wall_s": logger.wall,
+                "policy": policy.state_dict(),
+                "optim": optim.state_dict(),
+                "policy_config": {"hidden": list(c.hidden), "encoder": asdict(config.sac.encoder)},
+                "labels_file": labels_file,
+                "rng": rng_state(rng),
+                "torch_rng": torch.get_rng_state(),
+                "config": config.to_dict(),
+            },
+        )
+        for old in run_dir.glob("labels-*.npz"):
+            if old.name != labels_file:
+                old.unlink()
+
+    obs, info = vec.reset(seed=config.seed + step)
+    after_reset = np.zeros(vec.num_envs, dtype=bool)
+    update_credit, losses = 0.0, {}
+    while step < config.steps:
+        expert, action = label_and_act(oracles, policy, obs, beta_at(c, step), rng)
+        live = ~after_reset  # a row that just ended shows its last state until the next step resets it
+        rows = np.flatnonzero(live)
+        goal = np.asarray(info["goal"]["object"]) if "goal" in info else np.full(vec.num_envs, -1)
+        labels.add({k: v[rows] for k, v in obs.items()}, expert[rows], goal[rows])
+        obs, _, terminated, truncated, info = vec.step(action)
+        done = (terminated | truncated) & live
+        for i in np.flatnonzero(done):
+            logger.episode(bool(info["is_success"][i]), step)
+        after_reset = done
+        step += len(rows)
+        logger.advance(len(rows))
+        if step >= config.learning_starts:
+            update_credit += config.utd * len(rows)
+            while update_credit >= 1.0:
+                losses = update(policy, optim, labels.sample(config.sac.batch_size, rng), c.grounding, device)
+                update_credit -= 1.0
+                if not all(np.isfinite(v) for v in losses.values()):
+                    raise stopped(run_dir, step, losses)
+        if evals.due(step) or step >= config.steps:
+            result = evaluate(wrapped, config.env, "train", config.eval_episodes, seed=10_000_000 + step)
+            logger.log(step, result.success_rate, {**losses, "beta": beta_at(c, step), "labels": len(labels)})
+        if checkpoints.due(step) or step >= config.steps:
+            checkpoint()
+    logger.close()
+    vec.close()
+    return wrapped
