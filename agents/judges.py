@@ -38,8 +38,10 @@ def parse_mix(items: tuple[str, ...], agent: str) -> dict[str, float] | None:
             mix[name] = float(weight)
         except ValueError as exc:
             raise UsageError(f"--mix entries look like oracle=0.2, got {item!r}") from exc
-        if name not in SOURCES or not mix[name] >= 0:
-            raise UsageError(f"--mix {item!r}: sources are {', '.join(SOURCES)}, each with a weight >= 0")
+        if name not in SOURCES:
+            raise UsageError(f"unknown episode source {name!r} in --mix; sources are {', '.join(SOURCES)}")
+        if not mix[name] >= 0:
+            raise UsageError(f"--mix {item!r}: a weight must be >= 0")
     if sum(mix.values()) <= 0:
         raise UsageError(f"--mix weights must not all be 0, got {' '.join(items)}")
     if "agent" in mix and not agent:

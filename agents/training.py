@@ -32,7 +32,7 @@ import envs  # noqa: F401  (registers the environments)
 from agents.config import TrainConfig
 from agents.dagger import train_dagger
 from agents.evaluation import evaluate
-from agents.loop import CHECKPOINT, RunExists, Schedule, rng_state, stopped
+from agents.loop import CHECKPOINT, RunExists, Schedule, TrainingError, rng_state, stopped  # noqa: F401  (TrainingError: re-exported)
 from agents.mbpo import Imagination
 from agents.policies import SB3Policy, TorchPolicy, make_sb3_model
 from agents.presets import PRESETS
@@ -337,7 +337,7 @@ def config_from_args(args: dict[str, Any], resume: bool, preset: str = "") -> Tr
         if preset:
             base = cli.replace(base, cli.preset_values(PRESETS, preset, tree))
         return cli.replace(base, given)
-    if not (run_dir / CHECKPOINT).exists():
+    if not (run_dir / CHECKPOINT).exists() and not (run_dir / "config.json").exists():
         raise CheckpointError(f"--resume: {run_dir} has no {CHECKPOINT} to resume from")
     config = TrainConfig.from_run(run_dir)
     config = cli.replace(config, {("run_dir",): str(run_dir)})  # the folder being resumed, wherever it was written

@@ -159,8 +159,9 @@ def leaves(cls: type, prefix: Path_ = ()) -> list[Leaf]:
     """Every configurable value under dataclass ``cls``, depth first, with flat names assigned."""
     found = _leaves(cls, prefix)
     counts: dict[str, int] = {}
-    for leaf, _ in found:
-        counts[leaf.path[-1]] = counts.get(leaf.path[-1], 0) + 1
+    for leaf, meta in found:
+        if "flat" not in meta:  # a field that names its own flat flag does not compete for its field name
+            counts[leaf.path[-1]] = counts.get(leaf.path[-1], 0) + 1
     claimed = {meta["flat"] for _, meta in found if meta.get("flat")}
     out = []
     for leaf, meta in found:

@@ -392,12 +392,13 @@ def test_rejection_cli_writes_a_run_that_evaluate_loads(tmp_path, capsys):
     policy, config = agents.load_policy(run)
     assert config.env == GOTO
     assert agents.evaluate(policy, GOTO, episodes=1).episodes
-    assert rejection.main([*args, "--filter", "judge", "--run-dir", str(run)]) == 1
+    assert rejection.main([*args, "--filter", "judge", "--run-dir", str(run)]) == 2
     assert "needs a judge" in capsys.readouterr().err
 
 
 def test_judges_and_differential_clis_end_to_end(tmp_path, capsys):
-    from world_model import differential, judges
+    from agents import judges
+    from world_model.judges import differential
 
     run = tmp_path / "judges"
     common = ["--episodes", "12", "--test-episodes", "8", "--epochs", "1", "--run-dir", str(run)]
@@ -413,5 +414,5 @@ def test_judges_and_differential_clis_end_to_end(tmp_path, capsys):
 
     frames = imageio.mimread(video, memtest=False)
     assert frames[0].shape[0] > frames[0].shape[1]  # the curve strip sits under the square frame
-    assert judges.main([*common, "--mix", "vibes=1"]) == 1
+    assert judges.main([*common, "--mix", "vibes=1"]) == 2
     assert "unknown episode source" in capsys.readouterr().err

@@ -28,18 +28,18 @@ def test_behaviour_cloning_learns_goto(tmp_path):
 
 
 def test_dagger_learns_goto_in_ci(tmp_path):
-    """The one learning check CI runs (a regression in learning fails the build): DAgger on GoTo, 4k real steps."""
+    """The one learning check CI runs (a regression in learning fails the build): DAgger on GoTo, 8k real steps."""
     from agents.training import config_from_args
 
     config = config_from_args(
         {
             "env": "Groundworld/GoTo-v0",
             "algo": "dagger",
-            "steps": 4_000,
+            "steps": 8_000,
             "learning_starts": 500,
             "beta_steps": 4_000,
-            "eval_every": 4_000,
-            "eval_episodes": 20,
+            "eval_every": 8_000,
+            "eval_episodes": 1,
             "run_dir": str(tmp_path / "dagger"),
             "progress": False,
         },
