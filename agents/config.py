@@ -58,6 +58,9 @@ class SACConfig:
     """Weight of the auxiliary grounding loss: cross-entropy of the encoder's instruction-attribute match over
     the objects against the goal's object (``goal_object`` in replay, from the privileged ``info["goal"]``;
     training time only, never an input). 0 turns it off."""
+    layer_norm: bool = False
+    """LayerNorm in the Q heads before each ReLU (RLPD: it keeps Q values bounded where actions leave the
+    data, which lets high update-to-data ratios and demonstration data work)."""
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     """Sizes of the grounded encoder."""
     precision: Literal[PRECISIONS] = "auto"
@@ -141,6 +144,26 @@ class BCConfig:
 
 
 @dataclass
+class DemoConfig:
+    """Oracle demonstrations for the native agent (RLPD / Newt style; :mod:`agents.demos`)."""
+
+    demo_episodes: Annotated[int, NonNegative] = 0
+    """Oracle episodes collected before training, kept in their own replay (0: none). Counted in the
+    real-step budget's report beside ``step``, never in ``step``."""
+    demo_ratio: Annotated[float, Fraction] = 0.5
+    """Share of every update's batch drawn from the demonstrations (RLPD: half)."""
+    bc_weight: Annotated[float, NonNegative] = 0.0
+    """Weight of the action-supervision term: the actor's deterministic action regressed onto the demonstrated
+    one on demo rows (0: off)."""
+    bc_decay_steps: Annotated[int, NonNegative] = 0
+    """Real steps over which ``bc_weight`` falls linearly to 0 (0: it stays)."""
+    pretrain_updates: Annotated[int, NonNegative] = 0
+    """Gradient updates on the demonstrations alone before the first real step."""
+    demo_seed: int = 1_000_000
+    """Seed of the first demonstration episode (episode i: demo_seed + i), away from evaluation seeds."""
+
+
+@dataclass
 class DAggerConfig:
     """DAgger (``--algo dagger``, :mod:`agents.dagger`): the oracle labels the states the learner visits."""
 
@@ -202,6 +225,8 @@ class TrainConfig:
     """Behaviour cloning."""
     dagger: DAggerConfig = field(default_factory=DAggerConfig)
     """DAgger."""
+    demos: DemoConfig = field(default_factory=DemoConfig)
+    """Oracle demonstrations for the native agent."""
 
     def validate(self) -> None:
         """Raise :class:`UsageError` for any value a run cannot use, before anything is written."""
@@ -211,6 +236,8 @@ class TrainConfig:
         if self.env not in envs.TASKS:
             raise UsageError(f"unknown env id {self.env!r}; Groundworld ids are {', '.join(envs.TASKS)}")
         self.mbpo.validate()
+        if self.demos.demo_episodes and self.algo not in ("native", "mbpo"):
+            raise UsageError(f"--demo-episodes is for the native and mbpo agents, not --algo {self.algo}")
         if self.shaping.judge and self.algo not in ("native", "mbpo"):
             raise UsageError(f"--judge shaping is available for the native and mbpo agents, not --algo {self.algo}")
 

@@ -50,16 +50,20 @@ class TwinQ(nn.Module):
     """Two Q heads over (features, action). Their first layers are one wide linear layer
     (both read the same input); on CPU plain matmuls beat batched ones at these sizes."""
 
-    def __init__(self, in_dim: int, hidden: tuple[int, ...], k: int = 2, bf16: bool = False):
+    def __init__(self, in_dim: int, hidden: tuple[int, ...], k: int = 2, bf16: bool = False, layer_norm: bool = False):
         super().__init__()
         self.k, self.width, self.bf16 = k, hidden[0], bf16
         self.first = nn.Linear(in_dim, k * hidden[0])
-        self.heads = nn.ModuleList(mlp(hidden[0], hidden[1:], 1) for _ in range(k))
+        self.first_norms = nn.ModuleList(nn.LayerNorm(hidden[0]) for _ in range(k)) if layer_norm else None
+        self.heads = nn.ModuleList(mlp(hidden[0], hidden[1:], 1, layer_norm) for _ in range(k))
 
     def forward(self, features: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         x = torch.cat([features, action], dim=-1)
         with _bf16(x, self.bf16):
-            parts = F.relu(self.first(x)).split(self.width, dim=-1)
+            parts = self.first(x).split(self.width, dim=-1)
+            if self.first_norms is not None:
+                parts = [norm(part) for norm, part in zip(self.first_norms, parts, strict=True)]
+            parts = [F.relu(part) for part in parts]
         q = [run_head(head, part, self.bf16).squeeze(-1) for head, part in zip(self.heads, parts, strict=True)]
         return torch.stack(q)  # (k, B)
 
@@ -104,7 +108,9 @@ class SACAgent(nn.Module):
         self.bf16 = uses_bf16(config.precision, self.device)
         self.action_dim = int(np.prod(action_space.shape))
         self.encoder = GroundedEncoder(observation_space, config.encoder)
-        self.critic = TwinQ(self.encoder.out_dim + self.action_dim, config.hidden, bf16=self.bf16)
+        self.critic = TwinQ(
+            self.encoder.out_dim + self.action_dim, config.hidden, bf16=self.bf16, layer_norm=config.layer_norm
+        )
         self.actor = Actor(self.encoder.out_dim, config.hidden, self.action_dim, bf16=self.bf16)
         self.target_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
         self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
@@ -139,10 +145,17 @@ class SACAgent(nn.Module):
         reward: torch.Tensor,
         not_done: torch.Tensor,
         goal_object: torch.Tensor | None = None,
+        demo: torch.Tensor | None = None,
+        bc_weight: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Critic, actor and temperature losses, and their sum under ``"total"``: one backward
         pass of the sum trains each part on its own loss (the actor sees detached features and
-        a detached critic; the temperature sees a detached log-probability)."""
+        a detached critic; the temperature sees a detached log-probability).
+
+        With ``demo`` (B,) marking demonstration rows and a ``bc_weight`` (a 0-d tensor, so that a
+        decaying weight does not recompile the graph), the actor also regresses its deterministic
+        action onto the demonstrated one on those rows: the action-supervision term of
+        demonstration-augmented RL (Newt)."""
         alpha = self.log_alpha.exp().detach()
         with torch.no_grad():  # one target-encoder pass feeds both the next action and the target Q
             next_features = self.target_encoder(next_obs)
@@ -162,13 +175,22 @@ class SACAgent(nn.Module):
         frozen = {name: p.detach() for name, p in self.critic.named_parameters()}  # dQ/da only
         q_pi = functional_call(self.critic, frozen, (detached, pi)).min(0).values
         out["actor_loss"] = (alpha * log_prob - q_pi).mean()
+        actor_total = out["actor_loss"]
+        if demo is not None and bc_weight is not None:
+            mean_action, _ = self.actor(detached, deterministic=True)
+            error = (mean_action - action).square().sum(-1)
+            out["bc_loss"] = (error * demo).sum() / demo.sum().clamp(min=1.0)
+            actor_total = actor_total + bc_weight * out["bc_loss"]
         alpha_loss = -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
-        out["total"] = critic_total + out["actor_loss"] + alpha_loss
+        out["total"] = critic_total + actor_total + alpha_loss
         out.update(alpha=alpha, q=q.mean().detach(), entropy=-log_prob.mean().detach())
         return out
 
-    def update(self, batch: dict[str, np.ndarray], obs_keys: tuple[str, ...]) -> dict[str, float]:
-        """One gradient step on critic, actor and temperature; returns the losses."""
+    def update(
+        self, batch: dict[str, np.ndarray], obs_keys: tuple[str, ...], bc_weight: float = 0.0
+    ) -> dict[str, float]:
+        """One gradient step on critic, actor and temperature; returns the losses. A batch with an
+        ``is_demo`` column and ``bc_weight`` > 0 adds the action-supervision term on its demo rows."""
         t = {k: torch.as_tensor(v, device=self.device) for k, v in batch.items()}
         args = (
             obs_to_tensors({k: t["obs/" + k] for k in obs_keys}, self.device),
@@ -178,6 +200,8 @@ class SACAgent(nn.Module):
             1.0 - t["is_terminal"].float(),
             t["goal_object"] if self.config.grounding > 0 and "goal_object" in t else None,
         )
+        if bc_weight > 0 and "is_demo" in t:
+            args = (*args, t["is_demo"].float(), torch.tensor(float(bc_weight), device=self.device))
         out = self._run_losses(args)
         optimizers = self.optimizers().values()
         for optim in optimizers:

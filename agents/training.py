@@ -31,6 +31,7 @@ import torch
 import envs  # noqa: F401  (registers the environments)
 from agents.config import TrainConfig
 from agents.dagger import train_dagger
+from agents.demos import DemoMix, collect_demos
 from agents.evaluation import evaluate
 from agents.loop import CHECKPOINT, RunExists, Schedule, TrainingError, rng_state, stopped  # noqa: F401  (TrainingError: re-exported)
 from agents.mbpo import Imagination
@@ -63,6 +64,20 @@ def judge_shaping(config: TrainConfig) -> Callable[[gym.Env], gym.Env] | None:
     return wrap
 
 
+def demo_mix(config: TrainConfig, run_dir: Path, resume: bool) -> DemoMix | None:
+    """The run's demonstrations (collected once, kept as ``demos.npz`` in the run folder), or None."""
+    c = config.demos
+    if c.demo_episodes == 0:
+        return None
+    path = run_dir / "demos.npz"
+    if resume and path.exists():
+        demos = ReplayBuffer.load(path, env_id=config.env)
+    else:
+        demos = collect_demos(config.env, c.demo_episodes, c.demo_seed, "train", config.reward_mode)
+        demos.save(path)
+    return DemoMix(demos, c.demo_ratio, c.bc_weight, c.bc_decay_steps)
+
+
 # ---------------------------------------------------------------------------------------- native
 def train_native(config: TrainConfig, run_dir: Path, resume: bool, device: torch.device) -> TorchPolicy:
     from agents.sac import SACAgent
@@ -93,6 +108,12 @@ def train_native(config: TrainConfig, run_dir: Path, resume: bool, device: torch
         rng.bit_generator.state = payload["rng"]
         torch.set_rng_state(payload["torch_rng"])
 
+    mix = demo_mix(config, run_dir, resume)
+    if mix is not None and not resume:
+        for _ in range(config.demos.pretrain_updates):  # pretraining on the demonstrations alone
+            losses = agent.update(mix.sample(None, config.sac.batch_size, rng), replay.keys, mix.bc_weight(0))
+            if not all(np.isfinite(v) for v in losses.values()):
+                raise stopped(run_dir, 0, losses)
     imagination = None
     if config.algo == "mbpo":  # the model-based variant: imagined transitions join the real ones
         imagination = Imagination(
@@ -148,13 +169,19 @@ def train_native(config: TrainConfig, run_dir: Path, resume: bool, device: torch
             update_credit += config.utd * stored
             while update_credit >= 1.0:
                 source = imagination if imagination is not None else replay
-                losses = agent.update(source.sample(config.sac.batch_size, rng), replay.keys)
+                if mix is None:
+                    losses = agent.update(source.sample(config.sac.batch_size, rng), replay.keys)
+                else:
+                    batch = mix.sample(source, config.sac.batch_size, rng)
+                    losses = agent.update(batch, replay.keys, mix.bc_weight(step))
                 update_credit -= 1.0
                 if not all(np.isfinite(v) for v in losses.values()):
                     raise stopped(run_dir, step, losses)
         if evals.due(step) or step >= config.steps:
             result = evaluate(policy, config.env, "train", config.eval_episodes, seed=10_000_000 + step, wrap=shaping)
             extra = dict(losses)
+            if mix is not None:  # the oracle's steps, reported beside the real steps they are not part of
+                extra.update(demo_steps=len(mix.demos), bc_weight=mix.bc_weight(step))
             if monitor is not None:  # trained against a learned signal: watch for a judged-vs-true gap
                 extra.update(monitor.record_evaluation(step, result.episodes))
             if imagination is not None and imagination.fits:

@@ -20,9 +20,16 @@ from typing import Any  # noqa: E402
 import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 
-from envs import goto, knockoff, push, reach, relation, sequence  # noqa: E402
+from envs import (  # noqa: E402
+    goto,
+    knockoff,
+    push,
+    reach,
+    relation,
+    sequence,
+    vector,  # noqa: E402
+)
 from envs.base import EnvConfig, GroundworldEnv  # noqa: E402
-from envs.vector import VectorEntryPoint  # noqa: E402
 from envs.video import record_video  # noqa: E402
 
 # id suffix -> (module, class name, max_episode_steps)
@@ -39,11 +46,12 @@ TASKS: tuple[str, ...] = tuple(f"Groundworld/{name}-v0" for name in _TASKS)
 
 for _name, (_module, _cls, _steps) in _TASKS.items():
     _id = f"Groundworld/{_name}-v0"
-    if _id not in gym.registry:  # make_vec's default builds a vector env that checks every action row first
+    setattr(vector, _name, vector.vector_factory(_id))  # make_vec's default: a vector env checking every row
+    if _id not in gym.registry:
         gym.register(
             id=_id,
             entry_point=f"{_module.__name__}:{_cls}",
-            vector_entry_point=VectorEntryPoint(_id),
+            vector_entry_point=f"envs.vector:{_name}",
             max_episode_steps=_steps,
         )
 

@@ -4,8 +4,9 @@ Gymnasium's :class:`~gymnasium.vector.SyncVectorEnv` steps its envs one after an
 row of a batch of actions (NaN, a wrong shape) raises only after the rows before it were
 stepped, and the batch is left half done. :class:`CheckedSyncVectorEnv` checks every row with
 the env's own action check first and steps no env unless all rows are good. Each id registers
-a :class:`VectorEntryPoint` as its ``vector_entry_point``, which ``gym.make_vec(id, num_envs)``
-uses when no ``vectorization_mode`` is given; ``"sync"`` and ``"async"`` build Gymnasium's own.
+its builder here (``envs.vector:<Task>``, made by :func:`vector_factory`) as its
+``vector_entry_point``, which ``gym.make_vec(id, num_envs)`` uses when no ``vectorization_mode``
+is given; ``"sync"`` and ``"async"`` build Gymnasium's own.
 """
 
 from __future__ import annotations
@@ -48,17 +49,14 @@ class CheckedSyncVectorEnv(SyncVectorEnv):
                 raise UsageError(f"action row {i}: {exc}; no env was stepped") from exc
 
 
-class VectorEntryPoint:
-    """``vector_entry_point`` of registered id ``env_id``: builds a :class:`CheckedSyncVectorEnv`
-    of ``num_envs`` ``gym.make(env_id, **kwargs)`` envs, as ``gym.make_vec`` calls it
-    (a picklable object, as an env's spec is pickled with it)."""
+def vector_factory(env_id: str) -> Any:
+    """``gym.make_vec``'s builder for registered id ``env_id``: a :class:`CheckedSyncVectorEnv` of
+    ``num_envs`` ``gym.make(env_id, **kwargs)`` envs. Registered by name (``"envs.vector:GoTo"``),
+    so that an env's spec stays JSON-serialisable (Minari, ``EnvSpec.to_json``)."""
 
-    def __init__(self, env_id: str):
-        self.env_id = env_id
+    def make(num_envs: int = 1, **kwargs: Any) -> CheckedSyncVectorEnv:
+        build = functools.partial(gym.make, env_id, **kwargs)
+        return CheckedSyncVectorEnv([build for _ in range(num_envs)])
 
-    def __call__(self, num_envs: int = 1, **kwargs: Any) -> CheckedSyncVectorEnv:
-        make = functools.partial(gym.make, self.env_id, **kwargs)
-        return CheckedSyncVectorEnv([make for _ in range(num_envs)])
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.env_id!r})"
+    make.__name__ = make.__qualname__ = env_id.split("/")[-1].removesuffix("-v0")
+    return make

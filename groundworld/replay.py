@@ -19,7 +19,8 @@ Each row is one transition of one environment:
 ==============  ===========================================================
 
 Files are ``.npz`` archives with the same keys plus ``meta`` (JSON: format version,
-env id, tokenizer version), written atomically.
+env id, tokenizer version, and the buffer's ``info``: free-form facts about the data, such as the
+instruction text and reset seed of each demonstration episode), written atomically.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ class ReplayBuffer:
         if capacity < 1:
             raise UsageError(f"replay capacity must be positive, got {capacity}")
         self.capacity, self.action_dim, self.env_id = int(capacity), int(action_dim), env_id
+        self.info: dict = {}
+        """JSON-ready facts about the data (saved with it), e.g. ``{"episodes": [{"seed": ..., ...}]}``."""
         self.keys = tuple(observation_space.spaces)
         self.data: dict[str, np.ndarray] = {}
         for key, space in observation_space.spaces.items():
@@ -122,6 +125,10 @@ class ReplayBuffer:
         rows = self.rows()
         return self._from_rows(rows, slice(0, n)), self._from_rows(rows, slice(n, self.size))
 
+    def compact(self) -> ReplayBuffer:
+        """A copy holding just the stored rows, oldest first, with no spare capacity (for files of whole datasets)."""
+        return self._from_rows(self.rows(), slice(0, self.size))
+
     def _from_rows(self, rows: dict[str, np.ndarray], part: slice) -> ReplayBuffer:
         out = copy.copy(self)  # same keys, env id and action size; fresh arrays below
         out.data = {key: value[part].copy() for key, value in rows.items()}
@@ -139,6 +146,7 @@ class ReplayBuffer:
             "capacity": self.capacity,
             "keys": list(self.keys),
             "action_dim": self.action_dim,
+            "info": self.info,
         }
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
             np.savez(f, meta=np.array(json.dumps(meta)), **self.rows())
@@ -193,4 +201,5 @@ class ReplayBuffer:
                 raise UsageError(f"{path}: field {key!r} has a non-finite value (row {bad}); the file is corrupt")
             value[:n] = rows[key]
         buffer.pos, buffer.size = n % buffer.capacity, n
+        buffer.info = meta.get("info", {})
         return buffer
