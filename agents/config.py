@@ -21,6 +21,7 @@ from envs.errors import UsageError
 from envs.files import atomic_path
 from groundworld.nn import DEVICES, PRECISIONS, EncoderConfig
 from world_model.judges.goodhart import GOODHART_THRESHOLD
+from world_model.training import WorldModelConfig
 
 ALGOS = ("native", "mbpo", "sac", "ppo", "rppo", "bc", "dagger")
 """Every ``--algo``: native (our SAC), mbpo (native + world model), sac, ppo (Stable-Baselines3),
@@ -108,6 +109,11 @@ class MBPOConfig:
     """Capacity of the imagined-transition replay."""
     max_disagreement: PositiveFloat = 2.0
     """Imagined rollouts stop where the elites disagree more than this."""
+    model_penalty: Annotated[float, NonNegative] = 0.0
+    """MOPO's penalty: imagined rewards minus this times the elites' disagreement (0: off)."""
+    model: WorldModelConfig = field(default_factory=WorldModelConfig, metadata={"flat": None})
+    """How each refit fits the world model (dotted flags only, e.g. --mbpo.model.ensemble.members;
+    ``model_epochs`` above caps its epochs)."""
     outcome_threshold: Annotated[float, OpenFraction] | None = 0.5
     """Imagined success and termination happen only where the model predicts them with more than this
     probability (none: drawn with the predicted probability). Fitted on a few thousand transitions with a
@@ -116,6 +122,7 @@ class MBPOConfig:
 
     def validate(self) -> None:
         cli.validate(self)
+        self.model.validate()
         first, *rest = self.model_horizon
         if len(rest) != 1 or rest[0] < first:
             raise UsageError(

@@ -12,6 +12,8 @@ code does the same with its per-task termination functions; see ``world_model.ou
 
 from __future__ import annotations
 
+import dataclasses
+
 import gymnasium as gym
 import numpy as np
 
@@ -59,10 +61,12 @@ class Imagination:
         if step < self.next_fit:
             return False
         from world_model.dream import DreamVecEnv
-        from world_model.training import WorldModelConfig, fit
+        from world_model.training import fit
 
         self.model, history = fit(
-            self.real, WorldModelConfig(epochs=self.config.model_epochs, seed=self.seed + step), self.observation_space
+            self.real,
+            dataclasses.replace(self.config.model, epochs=self.config.model_epochs, seed=self.seed + step),
+            self.observation_space,
         )
         self.fits.append({"step": step, "heldout": min(h["heldout"] for h in history), "epochs": len(history)})
         dream = DreamVecEnv(
@@ -76,6 +80,7 @@ class Imagination:
             action_space=self.action_space,
             seed=self.seed + step,
             outcome_threshold=self.config.outcome_threshold,
+            penalty=self.config.model_penalty,
             outcome=self.task_outcome(),
         )
         self.collector = Collector(dream, self.replay, seed=self.seed + step, first_episode=10**9 + step * 1000)

@@ -7,7 +7,8 @@ flags:
 - every field gets its dotted name (``--sac.tau``, ``--mbpo.model-epochs``);
 - a field whose name is unique in the tree also gets the flat name (``--tau``); a field may claim
   another flat name in its metadata (``field(metadata={"flat": "bc-epochs"})``) or none (``None``), and
-  ``{"cli": False}`` keeps a field off the command line;
+  ``{"cli": False}`` keeps a field off the command line, and ``{"flat": None}`` on a nested config keeps
+  all of its values to their dotted names;
 - the type annotation gives the parsing: ``int``, ``float``, ``str``, ``bool``
   (``--compile``/``--no-compile``), ``tuple[int, ...]`` (several values), ``X | None`` (``none``
   gives None), ``Literal[...]`` (the choices), and ``Annotated[int, Positive]``-style bounds
@@ -176,7 +177,9 @@ def leaves(cls: type, prefix: Path_ = ()) -> list[Leaf]:
     return out
 
 
-def _leaves(cls: type, prefix: Path_) -> list[tuple[Leaf, Mapping[str, Any]]]:
+def _leaves(cls: type, prefix: Path_, flat: bool = True) -> list[tuple[Leaf, Mapping[str, Any]]]:
+    """(leaf, its field's metadata) under ``cls``; below a nested field with ``{"flat": None}`` no leaf
+    gets a flat name (its values keep only their dotted names, and take no flat name from others)."""
     hints = typing.get_type_hints(cls, include_extras=True)
     docs = field_docs(cls)
     out: list[tuple[Leaf, Mapping[str, Any]]] = []
@@ -191,9 +194,11 @@ def _leaves(cls: type, prefix: Path_) -> list[tuple[Leaf, Mapping[str, Any]]]:
         else:
             default = REQUIRED
         if dataclasses.is_dataclass(_unwrap(hint)[0]):
-            out += _leaves(_unwrap(hint)[0], (*prefix, f.name))
+            nested_flat = flat and not ("flat" in f.metadata and f.metadata["flat"] is None)
+            out += _leaves(_unwrap(hint)[0], (*prefix, f.name), nested_flat)
         else:
-            out.append((_leaf((*prefix, f.name), hint, default, docs.get(f.name, ""), f.metadata), f.metadata))
+            meta = f.metadata if flat else {**f.metadata, "flat": None}
+            out.append((_leaf((*prefix, f.name), hint, default, docs.get(f.name, ""), meta), meta))
     return out
 
 
