@@ -198,11 +198,11 @@ class RejectionArgs:
     """Folder for checkpoint.pt and progress.csv."""
     threads: Annotated[int, cli.NonNegative] = 1
     """Torch CPU threads (0: torch's default)."""
-    config: RejectionConfig = field(default_factory=RejectionConfig)
+    rejection: RejectionConfig = field(default_factory=RejectionConfig)
     """Budget, sampling, filter and cloning (every field is also a flat flag: --steps, --filter, ...)."""
 
     def validate(self) -> None:
-        self.config.validate()
+        self.rejection.validate()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str]) -> int:
     args, _ = cli.parse(RejectionArgs, argv, "python -m agents.rejection", __doc__.split("\n")[0])
-    config = args.config
+    config = args.rejection
     if args.threads:
         torch.set_num_threads(args.threads)
     with RunLock(args.run_dir) as lock:
