@@ -81,6 +81,7 @@ def test_atomic_writes_use_unique_temporary_names_and_leave_nothing_on_failure(t
         first.write_text("a")
         second.write_text("b")
     assert target.read_text() == "a"  # the outer writer finished last
+    assert target.stat().st_mode & 0o044  # readable by others, as a plain open() would make it
     with pytest.raises(RuntimeError), atomic_path(target) as tmp:
         tmp.write_text("half")
         raise RuntimeError("interrupted")
