@@ -84,7 +84,7 @@ class BCPolicy(nn.Module):
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> np.ndarray:
         """Actions for a batch of observations (BC policies are deterministic)."""
         device = next(self.parameters()).device
-        return self(obs_to_tensors(obs, device)).cpu().numpy()
+        return self(obs_to_tensors(self.encoder.adapt(obs), device)).cpu().numpy()
 
 
 def train_bc(

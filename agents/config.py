@@ -189,7 +189,8 @@ class TrainConfig:
     """Everything ``agents.train`` needs; saved as ``config.json`` in the run folder."""
 
     env: str = "Groundworld/GoTo-v0"
-    """Environment id (``envs.TASKS``)."""
+    """Environment id (``envs.TASKS``); several ids joined by commas, or ``all``, train one multi-task policy
+    (dagger) on all of them at once."""
     algo: Literal[ALGOS] = "native"
     """native (our SAC), mbpo (native + world model), sac, ppo (Stable-Baselines3), rppo (recurrent PPO), bc."""
     steps: PositiveInt = 50_000
@@ -240,13 +241,31 @@ class TrainConfig:
         import envs
 
         cli.validate(self)
-        if self.env not in envs.TASKS:
-            raise UsageError(f"unknown env id {self.env!r}; Groundworld ids are {', '.join(envs.TASKS)}")
+        if not self.env_ids:
+            raise UsageError("--env names no environment; give an id such as Groundworld/GoTo-v0, several, or all")
+        for env_id in self.env_ids:
+            if env_id not in envs.TASKS:
+                raise UsageError(f"unknown env id {env_id!r}; Groundworld ids are {', '.join(envs.TASKS)} (or all)")
+        if self.multitask and self.algo != "dagger":
+            raise UsageError(f"a multi-task run (--env {self.env}) is available for --algo dagger, not {self.algo}")
         self.mbpo.validate()
         if self.demos.demo_episodes and self.algo not in ("native", "mbpo"):
             raise UsageError(f"--demo-episodes is for the native and mbpo agents, not --algo {self.algo}")
         if self.shaping.judge and self.algo not in ("native", "mbpo"):
             raise UsageError(f"--judge shaping is available for the native and mbpo agents, not --algo {self.algo}")
+
+    @property
+    def env_ids(self) -> tuple[str, ...]:
+        """The ids ``env`` names (``all``: every task)."""
+        import envs
+
+        if self.env == "all":
+            return tuple(envs.TASKS)
+        return tuple(part.strip() for part in self.env.split(",") if part.strip())
+
+    @property
+    def multitask(self) -> bool:
+        return len(self.env_ids) > 1
 
     def to_dict(self) -> dict[str, Any]:
         return cli.to_dict(self)

@@ -18,6 +18,7 @@ privileged goal object, as the native agent's).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from agents.loop import CHECKPOINT, Schedule, rng_state, stopped
 from agents.policies import TorchPolicy
 from envs.files import atomic_path
 from groundworld.checkpoint import load_checkpoint, load_state, save_checkpoint
+from groundworld.layout import CommonLayout
 from groundworld.nn import grounding_loss, obs_to_tensors
 from groundworld.runs import RunLogger
 
@@ -83,6 +85,21 @@ class Labels:
         self.size = n
 
 
+def training_envs(config: TrainConfig) -> gym.vector.VectorEnv:
+    """``config.num_envs`` envs of the run's task; for several tasks, env i runs task i mod n, each in the
+    common observation layout (:mod:`groundworld.layout`) so that they batch into one vector env."""
+    ids = config.env_ids
+    if len(ids) == 1:
+        return gym.make_vec(
+            ids[0], num_envs=config.num_envs, vectorization_mode="sync", reward_mode=config.reward_mode, split="train"
+        )
+
+    def make(env_id: str) -> gym.Env:
+        return CommonLayout(gym.make(env_id, reward_mode=config.reward_mode, split="train"))
+
+    return gym.vector.SyncVectorEnv([functools.partial(make, ids[i % len(ids)]) for i in range(config.num_envs)])
+
+
 def beta_at(config: DAggerConfig, step: int) -> float:
     """Probability of executing the oracle's action at real step ``step``."""
     if config.beta_steps <= 0:
@@ -123,9 +140,7 @@ def update(
 def train_dagger(config: TrainConfig, run_dir: Path, resume: bool, device: torch.device) -> TorchPolicy:
     """The ``--algo dagger`` trainer (see the module docstring)."""
     c = config.dagger
-    vec = gym.make_vec(
-        config.env, num_envs=config.num_envs, vectorization_mode="sync", reward_mode=config.reward_mode, split="train"
-    )
+    vec = training_envs(config)
     oracles = [envs.make_oracle(env) for env in vec.envs]
     obs_space, act_space = vec.single_observation_space, vec.single_action_space
     policy = BCPolicy(obs_space, act_space, c.hidden, config.sac.encoder).to(device)
@@ -193,8 +208,14 @@ def train_dagger(config: TrainConfig, run_dir: Path, resume: bool, device: torch
                 if not all(np.isfinite(v) for v in losses.values()):
                     raise stopped(run_dir, step, losses)
         if evals.due(step) or step >= config.steps:
-            result = evaluate(wrapped, config.env, "train", config.eval_episodes, seed=10_000_000 + step)
-            logger.log(step, result.success_rate, {**losses, "beta": beta_at(c, step), "labels": len(labels)})
+            per_task = {
+                env_id: evaluate(wrapped, env_id, "train", config.eval_episodes, seed=10_000_000 + step).success_rate
+                for env_id in config.env_ids
+            }
+            extra = {**losses, "beta": beta_at(c, step), "labels": len(labels)}
+            if config.multitask:
+                extra.update({f"eval_success/{env_id.split('/')[-1]}": rate for env_id, rate in per_task.items()})
+            logger.log(step, float(np.mean(list(per_task.values()))), extra)
         if checkpoints.due(step) or step >= config.steps:
             checkpoint()
     logger.close()

@@ -147,7 +147,7 @@ class EvaluateArgs:
     run: str = field(default=cli.REQUIRED)
     """Run folder written by agents.train (or agents.rejection)."""
     env: str = ""
-    """Environment id (default: the one the run was trained on)."""
+    """Environment id (default: the one the run was trained on; every one, for a multi-task run)."""
     split: Literal[SPLITS] = "train"
     """Which instructions the episodes draw."""
     episodes: Annotated[int, cli.Positive] = 100
@@ -178,16 +178,16 @@ def _main(argv: list[str]) -> int:
     if args.video:
         check_writable_dir(args.video_dir, "video")  # before the policy is loaded and episodes are run
     policy, config = load_policy(args.run)
-    env_id = args.env or config.env
-    video = None
-    if args.video:
-        video = Path(args.video_dir) / f"{Path(args.run).name}_{env_id.split('/')[-1]}_{args.split}.mp4"
-    result = evaluate(
-        policy, env_id, args.split, args.episodes, args.seed, video=video, video_episodes=args.video_episodes
-    )
-    print(result.summary())
-    if video is not None:
-        print(f"\nvideo: {video}")
+    for env_id in (args.env,) if args.env else config.env_ids:  # a multi-task policy: every task it learned
+        video = None
+        if args.video:
+            video = Path(args.video_dir) / f"{Path(args.run).name}_{env_id.split('/')[-1]}_{args.split}.mp4"
+        result = evaluate(
+            policy, env_id, args.split, args.episodes, args.seed, video=video, video_episodes=args.video_episodes
+        )
+        print(result.summary())
+        if video is not None:
+            print(f"\nvideo: {video}")
     return 0
 
 

@@ -13,6 +13,7 @@ import envs  # noqa: F401  (registers the environments)
 from agents.config import TrainConfig
 from envs.errors import UsageError
 from groundworld.checkpoint import CheckpointError, load_checkpoint, load_state
+from groundworld.layout import CommonLayout
 from groundworld.nn import resolve_device
 from groundworld.policy import batch1
 
@@ -100,7 +101,9 @@ def load_policy(run_dir: str | Path, device: str = "cpu") -> tuple[Any, TrainCon
             return _cloned_policy(payload, device), TrainConfig(env=payload["env"], algo="bc", run_dir=str(run_dir))
     config = TrainConfig.from_run(run_dir)
     payload = load_checkpoint(run_dir / "checkpoint.pt", expect={"algo": config.algo, "env": config.env})
-    env = gym.make(config.env)
+    env = gym.make(config.env_ids[0])
+    if config.multitask:  # one policy over several tasks reads the common layout of both bodies
+        env = CommonLayout(env)
     dev = resolve_device(device)
     if config.algo in ("native", "mbpo"):
         from agents.config import SACConfig

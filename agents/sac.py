@@ -133,7 +133,7 @@ class SACAgent(nn.Module):
     @torch.no_grad()
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = False) -> np.ndarray:
         """Actions for a batch of observations (numpy in, numpy out)."""
-        features = self.encoder(obs_to_tensors(obs, self.device))
+        features = self.encoder(obs_to_tensors(self.encoder.adapt(obs), self.device))
         action, _ = self.actor(features, deterministic)
         return action.cpu().numpy()
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import gymnasium as gym
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -25,6 +26,7 @@ from envs import tokenizer
 from envs.base import OBJECT_DYNAMIC, ZONE_GEOMETRY
 from envs.cli import Positive
 from envs.errors import UsageError
+from groundworld.layout import to_common
 
 PRECISIONS = ("auto", "bf16", "fp32")
 """Matmul precisions of hidden layers (resolved by :func:`uses_bf16`)."""
@@ -237,7 +239,7 @@ class GroundedEncoder(nn.Module):
         self.instruction = InstructionEncoder(spaces["instruction"].shape[0], c.token_dim, c.instruction_dim)
         self.has_state = "objects" in spaces
         self.has_pixels = "pixels" in spaces
-        self.extra = [k for k in ("progress",) if k in spaces]
+        self.extra = [k for k in ("progress", "embodiment") if k in spaces]  # read with the body state
         out = c.instruction_dim
         self.pointer: GoalPointer | None = None
         if self.has_state:
@@ -269,6 +271,13 @@ class GroundedEncoder(nn.Module):
 
     def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.encode(obs)[0]
+
+    def adapt(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """``obs`` in the layout this encoder reads: an encoder built for the common layout of both bodies
+        (:mod:`groundworld.layout`) takes any task's own observation."""
+        if "embodiment" in self.keys:
+            return to_common(obs)
+        return obs
 
     def encode(self, obs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Features and the entity scores of :meth:`match` (None without object state), in one pass."""
