@@ -16,6 +16,7 @@ _EXPORTS = {
     "EvalResult": "agents.evaluation",
     "evaluate": "agents.evaluation",
     "load_policy": "agents.policies",
+    "load_pretrained": "agents.pretrained",
     "GroundworldExtractor": "agents.sb3",
     "sb3_policy_kwargs": "agents.sb3",
     "train": "agents.training",

@@ -101,6 +101,11 @@ def load_policy(run_dir: str | Path, device: str = "cpu") -> tuple[Any, TrainCon
             return _cloned_policy(payload, device), TrainConfig(env=payload["env"], algo="bc", run_dir=str(run_dir))
     config = TrainConfig.from_run(run_dir)
     payload = load_checkpoint(run_dir / "checkpoint.pt", expect={"algo": config.algo, "env": config.env})
+    return policy_from_payload(payload, config, device), config
+
+
+def policy_from_payload(payload: dict[str, Any], config: TrainConfig, device: str = "cpu") -> Any:
+    """The acting policy stored in a checkpoint (or in an exported weights file, :mod:`agents.pretrained`)."""
     env = gym.make(config.env_ids[0])
     if config.multitask:  # one policy over several tasks reads the common layout of both bodies
         env = CommonLayout(env)
@@ -110,12 +115,17 @@ def load_policy(run_dir: str | Path, device: str = "cpu") -> tuple[Any, TrainCon
         from agents.sac import SACAgent
 
         agent = SACAgent(env.observation_space, env.action_space, SACConfig.from_dict(payload["sac_config"]), dev)
-        load_state(agent, payload["agent"], "agent")
-        return TorchPolicy(agent), config
+        if payload.get("acting_only"):  # exported weights: the encoder and the actor, no critics
+            missing, unexpected = agent.load_state_dict(payload["agent"], strict=False)
+            if unexpected or any(k.startswith(("encoder.", "actor.")) for k in missing):
+                raise CheckpointError(f"exported weights do not fit this agent: missing {missing}, extra {unexpected}")
+        else:
+            load_state(agent, payload["agent"], "agent")
+        return TorchPolicy(agent)
     if config.algo == "bc":
-        return _cloned_policy(payload, device), config
+        return _cloned_policy(payload, device)
     if config.algo == "dagger":
-        return TorchPolicy(_dagger_policy(payload, env.observation_space, env.action_space, dev)), config
+        return TorchPolicy(_dagger_policy(payload, env.observation_space, env.action_space, dev))
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     model = make_sb3_model(config, DummyVecEnv([lambda: gym.make(config.env)]), dev)
@@ -123,7 +133,7 @@ def load_policy(run_dir: str | Path, device: str = "cpu") -> tuple[Any, TrainCon
         model.set_parameters(payload["params"], exact_match=True, device=dev)
     except (ValueError, RuntimeError) as exc:
         raise CheckpointError(f"the checkpoint's parameters do not fit a {config.algo} model: {exc}") from exc
-    return SB3Policy(model), config
+    return SB3Policy(model)
 
 
 def _dagger_policy(payload: dict[str, Any], observation_space, action_space, device) -> Any:
