@@ -19,3 +19,19 @@ PRESETS: dict[str, dict[str, Any]] = {
     "mbpo-task": {"algo": "mbpo", "utd": 10, "learning_starts": 1_000, "refit_every": 1_000, "model_outcome": "task"},
     # MBPO with imagined outcomes by the task's own rules (goto, touch, push and knock-off tasks)
 }
+
+TASK_PRESETS: dict[str, str] = {
+    "Groundworld/GoTo-v0": "goto",
+    "Groundworld/KnockOff-v0": "knockoff",
+}
+"""Each task's best measured recipe (``docs/results.md``): ``python -m agents.train --env ID --run-dir DIR`` with
+neither ``--preset`` nor ``--algo`` trains it; other flags given with it win."""
+
+PRESETS.update(
+    {
+        "goto": {"env": "Groundworld/GoTo-v0", "algo": "native", "steps": 30_000, "eval_every": 5_000},
+        # native SAC: 90% of training-split episodes after about 15k real steps
+        "knockoff": {"env": "Groundworld/KnockOff-v0", "algo": "dagger", "steps": 30_000, "eval_every": 5_000},
+        # DAgger: the oracle labels the learner's states; 0.98 after 20k real steps
+    }
+)

@@ -1,6 +1,7 @@
 """Train a language-conditioned agent on a Groundworld task.
 
     python -m agents.train --env Groundworld/GoTo-v0 --algo native --steps 60000 --run-dir runs/goto
+    python -m agents.train --env Groundworld/KnockOff-v0 --run-dir runs/knockoff  # the task's best recipe
     python -m agents.train --preset mbpo-task --run-dir runs/goto-mbpo   # a named recipe (agents.presets)
     python -m agents.train --run-dir runs/goto --resume                  # continue after a crash or kill
     tensorboard --logdir runs/                                           # live curves
@@ -36,7 +37,7 @@ from agents.evaluation import evaluate
 from agents.loop import CHECKPOINT, RunExists, Schedule, TrainingError, rng_state, stopped  # noqa: F401  (TrainingError: re-exported)
 from agents.mbpo import Imagination
 from agents.policies import SB3Policy, TorchPolicy, make_sb3_model
-from agents.presets import PRESETS
+from agents.presets import PRESETS, TASK_PRESETS
 from envs import cli
 from envs.errors import UsageError
 from groundworld.checkpoint import CheckpointError, load_checkpoint, load_state, save_checkpoint
@@ -385,6 +386,14 @@ def config_from_args(args: dict[str, Any], resume: bool, preset: str = "") -> Tr
     return cli.replace(config, changes)
 
 
+def task_preset(given: dict[str, Any], resume: bool) -> str:
+    """The preset of the task's best recipe (:data:`~agents.presets.TASK_PRESETS`) when the flags name neither a
+    preset nor an algorithm (and the run is new), else ""."""
+    if resume or "algo" in given:
+        return ""
+    return TASK_PRESETS.get(given.get("env", TrainConfig.env), "")
+
+
 def build_parser() -> cli.Parser:
     parser = cli.Parser(prog="python -m agents.train", description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -406,7 +415,8 @@ def _main(argv: list[str]) -> int:
     namespace = parser.parse_args(argv)
     given = {".".join(path): value for path, value in cli.given_values(namespace, tree).items()}
     given.pop("preset", None)
-    config = config_from_args(given, namespace.resume, namespace.preset)
+    preset = namespace.preset or task_preset(given, namespace.resume)
+    config = config_from_args(given, namespace.resume, preset)
     train(config, resume=namespace.resume)
     run = Path(config.run_dir)
     print(f"done: {run}/{CHECKPOINT}, curve {run}/learning_curve.png, logs {run}/progress.csv and {run}/tb")

@@ -238,3 +238,15 @@ def test_config_json_round_trips_and_reads_the_flat_layout(tmp_path):
     assert loaded.mbpo.refit_every == 1000 and loaded.bc.epochs == 3
     with pytest.raises(UsageError, match="unknown TrainConfig field"):
         agents.config.TrainConfig.from_dict({"colour": "red"})
+
+
+def test_a_task_alone_trains_its_best_recipe_and_flags_still_win():
+    from agents.presets import TASK_PRESETS
+    from agents.training import config_from_args, task_preset
+
+    assert task_preset({"env": "Groundworld/KnockOff-v0"}, resume=False) == TASK_PRESETS["Groundworld/KnockOff-v0"]
+    assert task_preset({"env": "Groundworld/KnockOff-v0", "algo": "native"}, resume=False) == ""
+    assert task_preset({"env": "Groundworld/KnockOff-v0"}, resume=True) == ""
+    for env_id, preset in TASK_PRESETS.items():
+        config = config_from_args({"env": env_id, "steps": 123}, resume=False, preset=preset)
+        assert config.env == env_id and config.steps == 123 and config.preset == preset
