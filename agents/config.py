@@ -182,6 +182,9 @@ class DAggerConfig:
     """Hidden layer widths of the policy head."""
     grounding: Annotated[float, NonNegative] = field(default=1.0, metadata={"flat": "dagger-grounding"})
     """Weight of the grounding loss (the encoder's match against the privileged goal object)."""
+    ema: Annotated[float, Range(0, 1, high_open=True)] = 0.0
+    """Decay of an exponential moving average of the policy's weights, which then acts, is evaluated and is
+    saved (0: the trained weights themselves). Averaging smooths the update-to-update swings of cloning."""
 
 
 @dataclass

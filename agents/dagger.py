@@ -18,6 +18,7 @@ privileged goal object, as the native agent's).
 
 from __future__ import annotations
 
+import copy
 import functools
 from dataclasses import asdict
 from pathlib import Path
@@ -143,14 +144,17 @@ def train_dagger(config: TrainConfig, run_dir: Path, resume: bool, device: torch
     vec = training_envs(config)
     oracles = [envs.make_oracle(env) for env in vec.envs]
     obs_space, act_space = vec.single_observation_space, vec.single_action_space
-    policy = BCPolicy(obs_space, act_space, c.hidden, config.sac.encoder).to(device)
-    optim = torch.optim.Adam(policy.parameters(), lr=config.sac.lr)
+    learner = BCPolicy(obs_space, act_space, c.hidden, config.sac.encoder).to(device)
+    optim = torch.optim.Adam(learner.parameters(), lr=config.sac.lr)
+    policy = copy.deepcopy(learner).requires_grad_(False) if c.ema > 0 else learner  # the weights that act
     labels = Labels(obs_space, act_space.shape[0], config.buffer_size)
     rng = np.random.default_rng(config.seed)
     step, episodes, wall = 0, 0, 0.0
     if resume:
         payload = load_checkpoint(run_dir / CHECKPOINT, expect={"algo": "dagger", "env": config.env})
         load_state(policy, payload["policy"], "policy")
+        if c.ema > 0:
+            load_state(learner, payload["learner"], "learner")
         optim.load_state_dict(payload["optim"])
         labels.load(run_dir / payload["labels_file"])
         step, episodes, wall = payload["step"], payload.get("episodes", 0), payload.get("wall_s", 0.0)
@@ -172,6 +176,7 @@ def train_dagger(config: TrainConfig, run_dir: Path, resume: bool, device: torch
                 "episodes": logger.episodes,
                 "wall_s": logger.wall,
                 "policy": policy.state_dict(),
+                **({"learner": learner.state_dict()} if c.ema > 0 else {}),
                 "optim": optim.state_dict(),
                 "policy_config": {"hidden": list(c.hidden), "encoder": asdict(config.sac.encoder)},
                 "labels_file": labels_file,
@@ -203,7 +208,10 @@ def train_dagger(config: TrainConfig, run_dir: Path, resume: bool, device: torch
         if step >= config.learning_starts:
             update_credit += config.utd * len(rows)
             while update_credit >= 1.0:
-                losses = update(policy, optim, labels.sample(config.sac.batch_size, rng), c.grounding, device)
+                losses = update(learner, optim, labels.sample(config.sac.batch_size, rng), c.grounding, device)
+                if c.ema > 0:
+                    with torch.no_grad():
+                        torch._foreach_lerp_(list(policy.parameters()), list(learner.parameters()), 1.0 - c.ema)
                 update_credit -= 1.0
                 if not all(np.isfinite(v) for v in losses.values()):
                     raise stopped(run_dir, step, losses)
