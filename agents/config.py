@@ -212,6 +212,13 @@ class TrainConfig:
     """Steps before updates start (native, mbpo, sac: random actions; mbpo's first world-model fit; dagger)."""
     buffer_size: PositiveInt = 300_000
     """Replay capacity in transitions (native, mbpo, sac; dagger's labelled states)."""
+    vectorization: Literal["sync", "async"] = "sync"
+    """How the training envs step (native, mbpo): sync (in this process) or async (Gymnasium's AsyncVectorEnv,
+    a worker process per env, stepping while the learner updates; use it with ``policy_lag`` 1)."""
+    policy_lag: Literal[0, 1] = 0
+    """0: the updates a step earns run after it. 1: they run while the next step is taken, so the envs (async)
+    and the learner work at the same time; the policy then acts one step's updates behind. The same seeds
+    and lag give the same data sync or async."""
     eval_every: PositiveInt = 10_000
     """Environment steps between evaluations."""
     eval_episodes: PositiveInt = 30
@@ -249,6 +256,8 @@ class TrainConfig:
         for env_id in self.env_ids:
             if env_id not in envs.TASKS:
                 raise UsageError(f"unknown env id {env_id!r}; Groundworld ids are {', '.join(envs.TASKS)} (or all)")
+        if self.vectorization == "async" and not self.policy_lag:
+            raise UsageError("--vectorization async needs --policy-lag 1 (the envs step while the learner updates)")
         if self.multitask and self.algo != "dagger":
             raise UsageError(f"a multi-task run (--env {self.env}) is available for --algo dagger, not {self.algo}")
         self.mbpo.validate()

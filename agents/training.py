@@ -87,7 +87,7 @@ def train_native(config: TrainConfig, run_dir: Path, resume: bool, device: torch
     vec = gym.make_vec(
         config.env,
         num_envs=config.num_envs,
-        vectorization_mode="sync",
+        vectorization_mode=config.vectorization,
         wrappers=[shaping] if shaping else None,
         reward_mode=config.reward_mode,
         split="train",
@@ -150,13 +150,31 @@ def train_native(config: TrainConfig, run_dir: Path, resume: bool, device: torch
                 old.unlink()
 
     collector = Collector(vec, replay, seed=config.seed + step, first_episode=next_episode)
-    update_credit, losses = 0.0, {}
+    update_credit, losses, pending = 0.0, {}, 0
+
+    def updates(new_rows: int) -> None:  # the gradient steps that ``new_rows`` real transitions earn
+        nonlocal update_credit, losses
+        update_credit += config.utd * new_rows
+        while update_credit >= 1.0:
+            source = imagination if imagination is not None else replay
+            if mix is None:
+                losses = agent.update(source.sample(config.sac.batch_size, rng), replay.keys)
+            else:
+                batch = mix.sample(source, config.sac.batch_size, rng)
+                losses = agent.update(batch, replay.keys, mix.bc_weight(step))
+            update_credit -= 1.0
+            if not all(np.isfinite(v) for v in losses.values()):
+                raise stopped(run_dir, step, losses)
+
     while step < config.steps:
         if step < config.learning_starts:
             action = rng.uniform(-1, 1, size=(vec.num_envs, act_space.shape[0])).astype(np.float32)
         else:
             action = agent.act(collector.obs)
-        stored, finished = collector.step(action)
+        collector.begin(action)
+        if config.policy_lag:  # update on the steps before this one while the envs step (in parallel if async)
+            updates(pending)
+        stored, finished = collector.finish()
         for success in finished:
             logger.episode(success, step)
         next_episode = collector.next_episode
@@ -165,19 +183,11 @@ def train_native(config: TrainConfig, run_dir: Path, resume: bool, device: torch
         if imagination is not None and step >= config.learning_starts:
             imagination.refit_if_due(step)
             imagination.imagine(agent.act)
-
-        if step >= config.learning_starts:
-            update_credit += config.utd * stored
-            while update_credit >= 1.0:
-                source = imagination if imagination is not None else replay
-                if mix is None:
-                    losses = agent.update(source.sample(config.sac.batch_size, rng), replay.keys)
-                else:
-                    batch = mix.sample(source, config.sac.batch_size, rng)
-                    losses = agent.update(batch, replay.keys, mix.bc_weight(step))
-                update_credit -= 1.0
-                if not all(np.isfinite(v) for v in losses.values()):
-                    raise stopped(run_dir, step, losses)
+        learning = step >= config.learning_starts
+        if config.policy_lag:
+            pending = stored if learning else 0
+        elif learning:
+            updates(stored)
         if evals.due(step) or step >= config.steps:
             result = evaluate(policy, config.env, "train", config.eval_episodes, seed=10_000_000 + step, wrap=shaping)
             extra = dict(losses)

@@ -28,7 +28,25 @@ class Collector:
 
     def step(self, action: np.ndarray) -> tuple[int, list[bool]]:
         """Step every env once; return (transitions stored, success flags of episodes that ended)."""
-        next_obs, reward, terminated, truncated, info = self.vec.step(action)
+        self.begin(action)
+        return self.finish()
+
+    def begin(self, action: np.ndarray) -> None:
+        """Send ``action`` to the envs. An ``AsyncVectorEnv`` steps them in its worker processes while the
+        caller goes on (say, with gradient updates) until :meth:`finish`; other vector envs step in
+        :meth:`finish`. Either way the transition is stored at :meth:`finish`, so the same seeds give the same
+        data in both: work done between the two calls never sees this step."""
+        self._action = np.asarray(action)
+        if hasattr(self.vec, "step_async"):
+            self.vec.step_async(self._action)
+
+    def finish(self) -> tuple[int, list[bool]]:
+        """Receive the step begun by :meth:`begin` and store it (see :meth:`step` for what it returns)."""
+        action = self._action
+        if hasattr(self.vec, "step_wait"):
+            next_obs, reward, terminated, truncated, info = self.vec.step_wait()
+        else:
+            next_obs, reward, terminated, truncated, info = self.vec.step(action)
         valid = ~self.after_reset
         rows = np.flatnonzero(valid)
         if len(rows):

@@ -102,3 +102,25 @@ def test_an_unknown_env_id_is_rejected_before_the_run_folder_exists(tmp_path):
     with pytest.raises(UsageError, match="unknown env id"):
         agents.train(tiny(tmp_path / "run", env="Groundworld/Nope-v0"))
     assert not (tmp_path / "run").exists()
+
+
+def test_async_envs_give_the_same_data_as_sync_ones_for_the_same_seeds_and_lag(tmp_path):
+    import numpy as np
+
+    from agents.training import config_from_args
+    from groundworld.checkpoint import load_checkpoint
+    from groundworld.replay import ReplayBuffer
+
+    rows = {}
+    for mode in ("sync", "async"):
+        run = tmp_path / mode
+        flags = {
+            "steps": 240, "num_envs": 2, "learning_starts": 80, "batch_size": 16, "eval_every": 240,
+            "eval_episodes": 1, "checkpoint_every": 240, "progress": False, "run_dir": str(run),
+            "vectorization": mode, "policy_lag": 1, "compile": False,
+        }  # fmt: skip
+        agents.train(config_from_args(flags, resume=False))
+        payload = load_checkpoint(run / "checkpoint.pt")
+        rows[mode] = ReplayBuffer.load(run / payload["replay_file"]).rows()
+    for key, value in rows["sync"].items():
+        np.testing.assert_array_equal(rows["async"][key], value, err_msg=key)
