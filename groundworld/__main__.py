@@ -37,6 +37,7 @@ BENCHMARKS: dict[str, str] = {
     "render-speed": "bench.render_speed",
     "oracle-success": "bench.oracle_success",
     "agent-speed": "bench.agent_speed",
+    "throughput": "bench.throughput",
     "learning": "bench.learning",
     "curves": "bench.curves",
     "world-model": "bench.world_model",
