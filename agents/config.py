@@ -212,6 +212,9 @@ class TrainConfig:
     """Steps before updates start (native, mbpo, sac: random actions; mbpo's first world-model fit; dagger)."""
     buffer_size: PositiveInt = 300_000
     """Replay capacity in transitions (native, mbpo, sac; dagger's labelled states)."""
+    relabel: Annotated[int, NonNegative] = 0
+    """Hindsight instruction relabelling (native, mbpo): each finished episode is stored again under up to this
+    many training-split instructions its states satisfied, with the reward recomputed (0: off)."""
     vectorization: Literal["sync", "async"] = "sync"
     """How the training envs step (native, mbpo): sync (in this process) or async (Gymnasium's AsyncVectorEnv,
     a worker process per env, stepping while the learner updates; use it with ``policy_lag`` 1)."""
@@ -256,6 +259,8 @@ class TrainConfig:
         for env_id in self.env_ids:
             if env_id not in envs.TASKS:
                 raise UsageError(f"unknown env id {env_id!r}; Groundworld ids are {', '.join(envs.TASKS)} (or all)")
+        if self.relabel and self.algo not in ("native", "mbpo"):
+            raise UsageError(f"--relabel is for the native and mbpo agents, not --algo {self.algo}")
         if self.vectorization == "async" and not self.policy_lag:
             raise UsageError("--vectorization async needs --policy-lag 1 (the envs step while the learner updates)")
         if self.multitask and self.algo != "dagger":

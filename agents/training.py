@@ -38,6 +38,7 @@ from agents.loop import CHECKPOINT, RunExists, Schedule, TrainingError, rng_stat
 from agents.mbpo import Imagination
 from agents.policies import SB3Policy, TorchPolicy, make_sb3_model
 from agents.presets import PRESETS, TASK_PRESETS
+from agents.relabel import Relabeller
 from envs import cli
 from envs.errors import UsageError
 from groundworld.checkpoint import CheckpointError, load_checkpoint, load_state, save_checkpoint
@@ -149,7 +150,22 @@ def train_native(config: TrainConfig, run_dir: Path, resume: bool, device: torch
             if old.name != replay_file:
                 old.unlink()
 
-    collector = Collector(vec, replay, seed=config.seed + step, first_episode=next_episode)
+    on_episode = None
+    if config.relabel:  # finished episodes are stored again under instructions they satisfied
+        relabeller, relabelled = Relabeller(config.env, config.reward_mode), [0]
+
+        def on_episode(episode: dict[str, np.ndarray]) -> None:
+            for new in relabeller.relabel(episode, rng, config.relabel):
+                n = len(new["reward"])
+                relabelled[0] += 1
+                replay.add(
+                    {k[4:]: v for k, v in new.items() if k.startswith("obs/")}, new["action"], new["reward"],
+                    {k[9:]: v for k, v in new.items() if k.startswith("next_obs/")}, new["is_terminal"],
+                    np.zeros(n, dtype=bool), np.arange(n) == 0, np.full(n, RELABELLED + relabelled[0]),
+                    np.arange(n), new["is_success"], new["goal_object"],
+                )  # fmt: skip
+
+    collector = Collector(vec, replay, seed=config.seed + step, first_episode=next_episode, on_episode=on_episode)
     update_credit, losses, pending = 0.0, {}, 0
 
     def updates(new_rows: int) -> None:  # the gradient steps that ``new_rows`` real transitions earn
@@ -342,6 +358,9 @@ def train(config: TrainConfig, resume: bool = False) -> Any:
             torch.set_num_threads(config.threads)
         return TRAINERS[config.algo](config, run_dir, resume, device)
 
+
+RELABELLED = 10**12
+"""Episode ids of relabelled episodes start here, apart from the real ones (world-model windows keep to one id)."""
 
 RESUME_OVERRIDES = (
     "steps",

@@ -69,7 +69,7 @@ class KnockOffEnv(GroundworldEnv):
 
 
 def oracle(env: KnockOffEnv) -> oracles.Policy:
-    """Push the target straight over the edge whose corridor is clear of other objects."""
+    """Push the target straight over the nearest edge whose corridor is clear of other objects."""
 
     def exit_for(target: int) -> np.ndarray:
         view = env.scene_view
@@ -95,13 +95,10 @@ def oracle(env: KnockOffEnv) -> oracles.Policy:
                 best, best_cost = goal, cost
         return best
 
-    plan: dict[str, object] = {}
-
     def policy(obs, info) -> np.ndarray:
+        # the edge is chosen afresh from the current state, so the oracle is reactive like the others and can
+        # label any state (DAgger) or take over mid-episode; pushing towards an edge only makes it cheaper
         target = env.goal.targets[0]
-        if plan.get("goal") is not env.goal:  # a new episode: choose the edge once
-            plan["goal"] = env.goal
-            plan["exit"] = exit_for(target)
-        return oracles.ball_push(env, target, plan["exit"], avoid=oracles.others(env, target))
+        return oracles.ball_push(env, target, exit_for(target), avoid=oracles.others(env, target))
 
     return policy

@@ -8,6 +8,8 @@ their steps for the replay format.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from gymnasium.vector import VectorEnv
 
@@ -17,8 +19,19 @@ from groundworld.replay import ReplayBuffer
 class Collector:
     """Drives ``vec`` and appends its transitions to ``replay``."""
 
-    def __init__(self, vec: VectorEnv, replay: ReplayBuffer, seed: int, first_episode: int = 0):
+    def __init__(
+        self,
+        vec: VectorEnv,
+        replay: ReplayBuffer,
+        seed: int,
+        first_episode: int = 0,
+        on_episode: Callable[[dict[str, np.ndarray]], None] | None = None,
+    ):
+        """``on_episode`` receives each finished episode's transitions (``obs/<key>``, ``next_obs/<key>``,
+        ``action``, in step order), e.g. to store it again under another instruction."""
         self.vec, self.replay, self.n = vec, replay, vec.num_envs
+        self.on_episode = on_episode
+        self._running: list[list[dict[str, np.ndarray]]] = [[] for _ in range(self.n)]
         self.obs, info = vec.reset(seed=seed)
         self.goal_object = _goal_objects(info, self.n)
         self.episode = np.arange(first_episode, first_episode + self.n)
@@ -65,6 +78,8 @@ class Collector:
             )
         done = (terminated | truncated) & valid
         finished = [bool(info["is_success"][i]) for i in np.flatnonzero(done)]
+        if self.on_episode is not None:
+            self._track(rows, action, next_obs, done)
         self.t = np.where(valid & ~done, self.t + 1, 0)
         self.episode[done] = np.arange(self.next_episode, self.next_episode + int(done.sum()))
         self.next_episode += int(done.sum())
@@ -72,6 +87,15 @@ class Collector:
         self.obs = next_obs
         self.goal_object = _goal_objects(info, self.n)  # the goal that comes with next_obs
         return len(rows), finished
+
+    def _track(self, rows: np.ndarray, action: np.ndarray, next_obs: dict, done: np.ndarray) -> None:
+        for i in rows:
+            row = {f"obs/{k}": v[i] for k, v in self.obs.items()}
+            row.update({f"next_obs/{k}": v[i] for k, v in next_obs.items()}, action=action[i])
+            self._running[i].append(row)
+        for i in np.flatnonzero(done):
+            steps, self._running[i] = self._running[i], []
+            self.on_episode({key: np.stack([r[key] for r in steps]) for key in steps[0]})
 
 
 def _goal_objects(info: dict, n: int) -> np.ndarray:
