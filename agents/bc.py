@@ -121,3 +121,54 @@ def train_bc(
         if on_epoch is not None:
             on_epoch(epoch, losses[-1])
     return losses
+
+
+class RecurrentBCPolicy(BCPolicy):
+    """:class:`BCPolicy` with memory: a GRU between the encoder and the head, for tasks whose observation does not
+    say which phase the episode is in (Sequence without its progress feature).
+
+    ``act`` keeps one hidden state per row of the batch it is given and carries it to the next call;
+    ``reset(rows)`` clears those rows (or all) at an episode's start. Training runs :meth:`sequence` over
+    chunks of consecutive steps of one episode (:meth:`agents.dagger.Labels.chunks`)."""
+
+    def __init__(
+        self,
+        observation_space: gym.spaces.Dict,
+        action_space: gym.spaces.Box,
+        hidden: tuple[int, ...] = (256, 256),
+        encoder: EncoderConfig | None = None,
+        memory: int = 128,
+    ):
+        super().__init__(observation_space, action_space, hidden, encoder)
+        self.memory = memory
+        self.gru = nn.GRUCell(self.encoder.out_dim, memory)
+        self.head = mlp(self.encoder.out_dim + memory, hidden, int(np.prod(action_space.shape)))
+        self._state: torch.Tensor | None = None
+
+    def sequence(self, features: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
+        """Actions (B, T, A) for encoder ``features`` (B, T, F); the state is cleared where ``start`` (B, T) is
+        True (an episode's first step) and at the chunk's first step."""
+        b, t, _ = features.shape
+        h = features.new_zeros(b, self.memory)
+        out = []
+        for i in range(t):
+            h = torch.where(start[:, i, None], torch.zeros_like(h), h)
+            h = self.gru(features[:, i], h)
+            out.append(torch.cat([features[:, i], h], -1))
+        return torch.tanh(self.head(torch.stack(out, 1)))
+
+    @torch.no_grad()
+    def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> np.ndarray:
+        device = next(self.parameters()).device
+        features = self.encoder(obs_to_tensors(self.encoder.adapt(obs), device))
+        if self._state is None or self._state.shape[0] != len(features):
+            self._state = features.new_zeros(len(features), self.memory)
+        self._state = self.gru(features, self._state)
+        return torch.tanh(self.head(torch.cat([features, self._state], -1))).cpu().numpy()
+
+    def reset(self, rows: np.ndarray | None = None) -> None:
+        """Clear the memory of ``rows`` (a boolean mask or indices), or of every row."""
+        if self._state is None or rows is None:
+            self._state = None
+        else:
+            self._state[torch.as_tensor(rows)] = 0.0

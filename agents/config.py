@@ -182,6 +182,13 @@ class DAggerConfig:
     """Hidden layer widths of the policy head."""
     grounding: Annotated[float, NonNegative] = field(default=1.0, metadata={"flat": "dagger-grounding"})
     """Weight of the grounding loss (the encoder's match against the privileged goal object)."""
+    memory: Annotated[int, NonNegative] = 0
+    """Width of a GRU memory between the encoder and the head (0: none). For tasks whose phase is not in the
+    observation (Sequence without ``progress``); trained on chunks of consecutive steps of one episode."""
+    chunk: PositiveInt = 32
+    """Steps of each training chunk whose actions count (with ``memory``); the batch holds batch_size / 8 chunks."""
+    burn_in: Annotated[int, NonNegative] = 16
+    """Steps before each chunk that only warm the memory up (R2D2's burn-in)."""
     ema: Annotated[float, Range(0, 1, high_open=True)] = 0.0
     """Decay of an exponential moving average of the policy's weights, which then acts, is evaluated and is
     saved (0: the trained weights themselves). Averaging smooths the update-to-update swings of cloning."""

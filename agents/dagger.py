@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 import envs
-from agents.bc import BCPolicy
+from agents.bc import BCPolicy, RecurrentBCPolicy
 from agents.config import DAggerConfig, TrainConfig
 from agents.evaluation import evaluate
 from agents.loop import CHECKPOINT, Schedule, rng_state, stopped
@@ -48,31 +48,71 @@ class Labels:
         self.obs = {k: np.zeros((capacity, *s.shape), dtype=s.dtype) for k, s in observation_space.spaces.items()}
         self.action = np.zeros((capacity, action_dim), dtype=np.float32)
         self.goal_object = np.zeros(capacity, dtype=np.int64)
+        self.episode = np.full(capacity, -1, dtype=np.int64)
+        self.prev = np.full(capacity, -1, dtype=np.int64)
+        """Row of the same episode's previous step (-1 at an episode's first step)."""
         self.capacity, self.pos, self.size = capacity, 0, 0
 
     def __len__(self) -> int:
         return self.size
 
-    def add(self, obs: dict[str, np.ndarray], action: np.ndarray, goal_object: np.ndarray) -> None:
-        """Add rows (a leading batch axis); past ``capacity`` the oldest rows are overwritten."""
+    def add(
+        self,
+        obs: dict[str, np.ndarray],
+        action: np.ndarray,
+        goal_object: np.ndarray,
+        episode: np.ndarray | None = None,
+        prev: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Add rows (a leading batch axis), each of ``episode`` after row ``prev`` (-1: its first step); past
+        ``capacity`` the oldest rows are overwritten. Returns the rows written."""
         idx = (self.pos + np.arange(len(action))) % self.capacity
         for k in self.keys:
             self.obs[k][idx] = obs[k]
         self.action[idx] = action
         self.goal_object[idx] = goal_object
+        self.episode[idx] = -1 if episode is None else episode
+        self.prev[idx] = -1 if prev is None else prev
         self.pos = int((self.pos + len(action)) % self.capacity)
         self.size = min(self.size + len(action), self.capacity)
+        return idx
+
+    def chunks(self, batch_size: int, length: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """(rows (B, length), start (B, length)): runs of ``length`` consecutive steps of one episode each, ending
+        at random rows, earliest first. A run that would reach before its episode's first step begins there
+        instead: the positions before it repeat that first row and are marked ``start``, as is the first step."""
+        rows = np.empty((batch_size, length), dtype=np.int64)
+        rows[:, -1] = rng.integers(0, self.size, size=batch_size)
+        for j in range(length - 2, -1, -1):
+            nxt = rows[:, j + 1]
+            before = self.prev[nxt]
+            same = (before >= 0) & (self.episode[np.maximum(before, 0)] == self.episode[nxt])
+            rows[:, j] = np.where(same, before, nxt)  # at the first step, stay there
+        start = np.ones((batch_size, length), dtype=bool)
+        start[:, 1:] = rows[:, 1:] == rows[:, :-1]
+        start |= self.prev[rows] < 0
+        return rows, start
+
+    def sequence_sample(self, batch_size: int, length: int, rng: np.random.Generator):
+        """:meth:`chunks` as arrays to train on: observations (B * length rows), labels (B, length, A), goal
+        objects, ``start`` and ``counted`` (False on the repeated positions before an episode's first step)."""
+        rows, start = self.chunks(batch_size, length, rng)
+        counted = np.ones_like(start)
+        counted[:, :-1] = rows[:, :-1] != rows[:, 1:]
+        flat = rows.reshape(-1)
+        obs = {k: v[flat] for k, v in self.obs.items()}
+        return obs, self.action[rows], self.goal_object[flat], start, counted
 
     def sample(self, batch_size: int, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
         idx = rng.integers(0, self.size, size=batch_size)
         return {k: v[idx] for k, v in self.obs.items()}, self.action[idx], self.goal_object[idx]
 
     def save(self, path: Path) -> Path:
-        arrays = {f"obs/{k}": v[: self.size] for k, v in self.obs.items()}
+        n = self.size
+        arrays = {f"obs/{k}": v[:n] for k, v in self.obs.items()}
+        arrays.update(action=self.action[:n], goal_object=self.goal_object[:n], episode=self.episode[:n])
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            np.savez(
-                f, action=self.action[: self.size], goal_object=self.goal_object[: self.size], pos=self.pos, **arrays
-            )
+            np.savez(f, prev=self.prev[:n], pos=self.pos, **arrays)
         return path
 
     def load(self, path: Path) -> None:
@@ -82,6 +122,7 @@ class Labels:
                 self.obs[k][:n] = archive[f"obs/{k}"]
             self.action[:n] = archive["action"]
             self.goal_object[:n] = archive["goal_object"]
+            self.episode[:n], self.prev[:n] = archive["episode"], archive["prev"]
             self.pos = int(archive["pos"])
         self.size = n
 
@@ -138,13 +179,45 @@ def update(
     return {k: float(v.detach()) for k, v in out.items()}
 
 
+def update_recurrent(
+    policy: RecurrentBCPolicy,
+    optim: torch.optim.Optimizer,
+    batch: tuple,
+    burn_in: int,
+    grounding: float,
+    device: torch.device,
+) -> dict[str, float]:
+    """One regression step of a policy with memory on chunks of consecutive steps (:meth:`Labels.sequence_sample`);
+    the first ``burn_in`` steps of each chunk only warm its memory up."""
+    obs_np, labels, goal_object, start, counted = batch
+    b, t = start.shape
+    obs = obs_to_tensors(obs_np, device)
+    features, match = policy.encoder.encode(obs)
+    action = policy.sequence(features.view(b, t, -1), torch.as_tensor(start, device=device))
+    weight = torch.as_tensor(counted, device=device).float()
+    weight[:, :burn_in] = 0.0
+    error = (action - torch.as_tensor(labels, device=device)).pow(2).sum(-1)
+    loss = (error * weight).sum() / weight.sum().clamp(min=1.0)
+    out = {"bc_loss": loss}
+    if grounding > 0 and match is not None:
+        out["grounding_loss"] = grounding_loss(match, obs["object_mask"], torch.as_tensor(goal_object, device=device))
+        loss = loss + grounding * out["grounding_loss"]
+    optim.zero_grad(set_to_none=True)
+    loss.backward()
+    optim.step()
+    return {k: float(v.detach()) for k, v in out.items()}
+
+
 def train_dagger(config: TrainConfig, run_dir: Path, resume: bool, device: torch.device) -> TorchPolicy:
     """The ``--algo dagger`` trainer (see the module docstring)."""
     c = config.dagger
     vec = training_envs(config)
     oracles = [envs.make_oracle(env) for env in vec.envs]
     obs_space, act_space = vec.single_observation_space, vec.single_action_space
-    learner = BCPolicy(obs_space, act_space, c.hidden, config.sac.encoder).to(device)
+    if c.memory:
+        learner = RecurrentBCPolicy(obs_space, act_space, c.hidden, config.sac.encoder, c.memory).to(device)
+    else:
+        learner = BCPolicy(obs_space, act_space, c.hidden, config.sac.encoder).to(device)
     optim = torch.optim.Adam(learner.parameters(), lr=config.sac.lr)
     policy = copy.deepcopy(learner).requires_grad_(False) if c.ema > 0 else learner  # the weights that act
     labels = Labels(obs_space, act_space.shape[0], config.buffer_size)
@@ -178,7 +251,7 @@ def train_dagger(config: TrainConfig, run_dir: Path, resume: bool, device: torch
                 "policy": policy.state_dict(),
                 **({"learner": learner.state_dict()} if c.ema > 0 else {}),
                 "optim": optim.state_dict(),
-                "policy_config": {"hidden": list(c.hidden), "encoder": asdict(config.sac.encoder)},
+                "policy_config": {"hidden": list(c.hidden), "encoder": asdict(config.sac.encoder), "memory": c.memory},
                 "labels_file": labels_file,
                 "rng": rng_state(rng),
                 "torch_rng": torch.get_rng_state(),
@@ -191,24 +264,39 @@ def train_dagger(config: TrainConfig, run_dir: Path, resume: bool, device: torch
 
     obs, info = vec.reset(seed=config.seed + step)
     after_reset = np.zeros(vec.num_envs, dtype=bool)
+    episode_id = np.arange(vec.num_envs) + logger.episodes  # ids of the episodes the envs are in
+    last_row = np.full(vec.num_envs, -1, dtype=np.int64)  # each env's row of its episode's previous step
+    if c.memory:
+        policy.reset()
     update_credit, losses = 0.0, {}
     while step < config.steps:
         expert, action = label_and_act(oracles, policy, obs, beta_at(c, step), rng)
         live = ~after_reset  # a row that just ended shows its last state until the next step resets it
         rows = np.flatnonzero(live)
         goal = np.asarray(info["goal"]["object"]) if "goal" in info else np.full(vec.num_envs, -1)
-        labels.add({k: v[rows] for k, v in obs.items()}, expert[rows], goal[rows])
+        written = labels.add(
+            {k: v[rows] for k, v in obs.items()}, expert[rows], goal[rows], episode_id[rows], last_row[rows]
+        )
+        last_row[rows] = written
         obs, _, terminated, truncated, info = vec.step(action)
+        if c.memory and after_reset.any():  # these envs just reset: their next observation starts an episode
+            policy.reset(after_reset)
         done = (terminated | truncated) & live
         for i in np.flatnonzero(done):
             logger.episode(bool(info["is_success"][i]), step)
+        episode_id[done] = episode_id.max() + 1 + np.arange(int(done.sum()))
+        last_row[done] = -1
         after_reset = done
         step += len(rows)
         logger.advance(len(rows))
         if step >= config.learning_starts:
             update_credit += config.utd * len(rows)
             while update_credit >= 1.0:
-                losses = update(learner, optim, labels.sample(config.sac.batch_size, rng), c.grounding, device)
+                if c.memory:
+                    batch = labels.sequence_sample(config.sac.batch_size // 8, c.chunk + c.burn_in, rng)
+                    losses = update_recurrent(learner, optim, batch, c.burn_in, c.grounding, device)
+                else:
+                    losses = update(learner, optim, labels.sample(config.sac.batch_size, rng), c.grounding, device)
                 if c.ema > 0:
                     with torch.no_grad():
                         torch._foreach_lerp_(list(policy.parameters()), list(learner.parameters()), 1.0 - c.ema)
@@ -216,8 +304,9 @@ def train_dagger(config: TrainConfig, run_dir: Path, resume: bool, device: torch
                 if not all(np.isfinite(v) for v in losses.values()):
                     raise stopped(run_dir, step, losses)
         if evals.due(step) or step >= config.steps:
+            judged = TorchPolicy(copy.deepcopy(policy)) if c.memory else wrapped  # the envs' memories stay as they are
             per_task = {
-                env_id: evaluate(wrapped, env_id, "train", config.eval_episodes, seed=10_000_000 + step).success_rate
+                env_id: evaluate(judged, env_id, "train", config.eval_episodes, seed=10_000_000 + step).success_rate
                 for env_id in config.env_ids
             }
             extra = {**losses, "beta": beta_at(c, step), "labels": len(labels)}

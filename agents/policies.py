@@ -25,7 +25,8 @@ class TorchPolicy:
         self.model = model
 
     def reset(self) -> None:
-        pass
+        if hasattr(self.model, "reset"):  # a policy with memory forgets the last episode
+            self.model.reset()
 
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         return self.model.act(batch1(obs), deterministic=True)[0]
@@ -143,7 +144,13 @@ def _dagger_policy(payload: dict[str, Any], observation_space, action_space, dev
 
     spec = payload.get("policy_config", {})
     encoder = EncoderConfig(**spec["encoder"]) if "encoder" in spec else None
-    policy = BCPolicy(observation_space, action_space, tuple(spec.get("hidden", (256, 256))), encoder).to(device)
+    hidden = tuple(spec.get("hidden", (256, 256)))
+    if spec.get("memory"):
+        from agents.bc import RecurrentBCPolicy
+
+        policy = RecurrentBCPolicy(observation_space, action_space, hidden, encoder, spec["memory"]).to(device)
+    else:
+        policy = BCPolicy(observation_space, action_space, hidden, encoder).to(device)
     load_state(policy, payload["policy"], "policy")
     return policy
 

@@ -41,3 +41,42 @@ def test_beta_decays_to_zero_and_labels_keep_their_rows(tmp_path):
     back.load(store.save(tmp_path / "labels.npz"))
     np.testing.assert_array_equal(back.action, store.action)
     assert back.pos == store.pos and len(back) == 4
+
+
+def test_chunks_for_the_memory_never_cross_episodes_and_keep_step_order():
+    space = gym.make("Groundworld/GoTo-v0").observation_space
+    store = Labels(space, 2, capacity=200)
+    step_of = {}
+    last = {0: -1, 1: -1, 2: -1}
+    rng = np.random.default_rng(0)
+    for t in range(30):  # three episodes interleaved as vector envs write them; episode 2 starts at t = 10
+        live = [e for e in (0, 1, 2) if e != 2 or t >= 10]
+        obs = {k: np.stack([s.sample() for _ in live]) for k, s in space.spaces.items()}
+        rows = store.add(obs, np.zeros((len(live), 2), np.float32), np.zeros(len(live)), np.array(live),
+                         np.array([last[e] for e in live]))  # fmt: skip
+        for e, r in zip(live, rows, strict=True):
+            step_of[int(r)] = (e, t - (10 if e == 2 else 0))
+            last[e] = int(r)
+    rows, start = store.chunks(64, 16, rng)
+    for chunk, first in zip(rows, start, strict=True):
+        episodes = {step_of[int(r)][0] for r in chunk}
+        assert len(episodes) == 1  # one episode per chunk
+        steps = [step_of[int(r)][1] for r in chunk]
+        assert steps == sorted(steps) and all(b - a in (0, 1) for a, b in zip(steps, steps[1:], strict=False))
+        assert first[0] and all(f == (s == 0) for f, s in zip(first[1:], steps[1:], strict=True))
+
+
+def test_a_policy_with_memory_keeps_one_state_per_env_and_forgets_on_reset():
+    from agents.bc import RecurrentBCPolicy
+
+    env = gym.make("Groundworld/Sequence-v0")
+    obs, _ = env.reset(seed=0)
+    policy = RecurrentBCPolicy(env.observation_space, env.action_space, memory=16)
+    batch = {k: np.stack([v, v]) for k, v in obs.items()}
+    first = policy.act(batch)
+    second = policy.act(batch)  # the same observation, a different memory
+    assert not np.allclose(first, second)
+    policy.reset(np.array([True, False]))
+    third = policy.act(batch)
+    np.testing.assert_allclose(third[0], first[0], atol=1e-6)  # row 0 forgot, row 1 did not
+    assert not np.allclose(third[1], first[1])
