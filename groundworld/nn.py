@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from envs import tokenizer
-from envs.base import OBJECT_DYNAMIC, ZONE_GEOMETRY
+from envs.base import OBJECT_DYNAMIC, ZONE_GEOMETRY, effector_xy
 from envs.cli import Positive
 from envs.errors import UsageError
 from groundworld.layout import to_common
@@ -57,6 +57,9 @@ class EncoderConfig:
     pointer: bool = True
     """Add a :class:`GoalPointer`: a conjunctive word-attribute match that picks the named object
     and zone and reads out their state. Checkpoints from before it existed load with False."""
+    relative: bool = False
+    """Also read out the pointer's named object relative to the effector and the named zone relative to that
+    object (offsets and distances): where to push from and where to, without differences to learn."""
 
 
 class InstructionEncoder(nn.Module):
@@ -263,7 +266,9 @@ class GroundedEncoder(nn.Module):
             if c.pointer:
                 object_attrs = spaces["objects"].shape[-1] - OBJECT_DYNAMIC
                 self.pointer = GoalPointer(object_attrs, spaces["zones"].shape[-1] - ZONE_GEOMETRY, c.match_dim)
-                out += self.pointer.out_dim
+                out += self.pointer.out_dim + (RELATIVE if c.relative else 0)
+            self.relative = c.pointer and c.relative
+            self.common_layout = "embodiment" in spaces  # groundworld.layout puts the effector's x, y first
         if self.has_pixels:
             self.pixels = PixelEncoder(c.cnn_dim, c.instruction_dim)
             out += c.cnn_dim
@@ -299,10 +304,17 @@ class GroundedEncoder(nn.Module):
             parts += [body, self.pool(keys, values, mask, query, match)]
             if self.pointer is not None:
                 match = self.pointer.scores(obs)
-                parts.append(self.pointer(obs, match))
+                readout = self.pointer(obs, match)
+                parts.append(readout)
+                if self.relative:
+                    parts.append(relative_readout(readout, self.effector(obs["proprio"])))
         if self.has_pixels:
             parts.append(self.pixels(obs["pixels"], instr))
         return torch.cat(parts, dim=-1), match
+
+    def effector(self, proprio: torch.Tensor) -> torch.Tensor:
+        """(B, 2): the effector's table-plane position inside ``proprio``."""
+        return proprio[..., :2] if self.common_layout else effector_xy(proprio)
 
     def match(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """(B, objects + zones): how well each entity fits the instruction (the pointer's scores,
@@ -322,6 +334,18 @@ class GroundedEncoder(nn.Module):
             dim=1,
         )  # (B, N, M)
         return (entities * votes.unsqueeze(1)).sum(-1)
+
+
+RELATIVE = 6
+"""Width of :func:`relative_readout`."""
+
+
+def relative_readout(readout: torch.Tensor, effector: torch.Tensor) -> torch.Tensor:
+    """(B, 6): the pointer's named object minus the effector and the named zone minus that object (x, y), and the
+    two distances, from a :class:`GoalPointer` read-out (object position, velocity, zone x, y, radius)."""
+    to_object = readout[..., :2] - effector
+    to_zone = readout[..., OBJECT_DYNAMIC : OBJECT_DYNAMIC + 2] - readout[..., :2]
+    return torch.cat([to_object, to_zone, to_object.norm(dim=-1, keepdim=True), to_zone.norm(dim=-1, keepdim=True)], -1)
 
 
 def grounding_loss(scores: torch.Tensor, object_mask: torch.Tensor, goal_object: torch.Tensor) -> torch.Tensor:

@@ -606,6 +606,32 @@ def test_native_checkpoints_from_before_the_goal_pointer_still_load():
     assert SACConfig.from_dict({**saved, "encoder": {}}).encoder.pointer is True
 
 
+@pytest.mark.parametrize("env_id, common", [("Groundworld/Push-v0", False), ("Groundworld/Reach-v0", False),
+                                             ("Groundworld/Reach-v0", True)])
+def test_relative_readout_is_the_named_object_from_the_effector_and_the_zone_from_the_object(env_id, common, monkeypatch):
+    """With the pointer sure of the goal's object and zone, the relative read-out is those offsets in the world."""
+    from envs.base import effector_xy
+    from groundworld.layout import common_space, to_common
+
+    env = gym.make(env_id)
+    raw, info = env.reset(seed=3)
+    obs = to_common(raw) if common else raw
+    space = common_space(env.observation_space) if common else env.observation_space
+    encoder = GroundedEncoder(space, EncoderConfig(pointer=True, relative=True))
+    n_objects = raw["objects"].shape[0]
+    zone = int(np.argmin(np.linalg.norm(raw["zones"][:, :2] - info["goal"]["position"][:2], axis=1)))
+    sure = torch.full((1, n_objects + raw["zones"].shape[0]), -1e4)
+    sure[0, info["goal"]["object"]] = sure[0, n_objects + zone] = 0.0
+    monkeypatch.setattr(encoder.pointer, "scores", lambda _obs: sure)
+    features = encoder({k: v[None] for k, v in obs_to_tensors(obs).items()})
+    relative = features[0, -groundworld.nn.RELATIVE :].detach().numpy()
+    target = raw["objects"][info["goal"]["object"], :2]
+    to_object = target - effector_xy(raw["proprio"])
+    to_zone = raw["zones"][zone, :2] - target
+    np.testing.assert_allclose(relative, [*to_object, *to_zone, np.linalg.norm(to_object), np.linalg.norm(to_zone)],
+                               atol=1e-5)
+
+
 # ---------------------------------------------------------------- speed paths: compiled loss, bf16 heads
 def test_pointer_gate_matmuls_equal_its_convolutions():
     encoder = GroundedEncoder(gym.make("Groundworld/GoTo-v0").observation_space)
