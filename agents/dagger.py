@@ -122,7 +122,8 @@ class Labels:
                 self.obs[k][:n] = archive[f"obs/{k}"]
             self.action[:n] = archive["action"]
             self.goal_object[:n] = archive["goal_object"]
-            self.episode[:n], self.prev[:n] = archive["episode"], archive["prev"]
+            if "episode" in archive:  # labels saved before episodes were kept load as one-step episodes
+                self.episode[:n], self.prev[:n] = archive["episode"], archive["prev"]
             self.pos = int(archive["pos"])
         self.size = n
 

@@ -41,6 +41,12 @@ def test_beta_decays_to_zero_and_labels_keep_their_rows(tmp_path):
     back.load(store.save(tmp_path / "labels.npz"))
     np.testing.assert_array_equal(back.action, store.action)
     assert back.pos == store.pos and len(back) == 4
+    with np.load(tmp_path / "labels.npz") as archive:  # a run saved before episodes were kept still resumes
+        np.savez(tmp_path / "old.npz", **{k: archive[k] for k in archive.files if k not in ("episode", "prev")})
+    old = Labels(space, 2, capacity=4)
+    old.load(tmp_path / "old.npz")
+    np.testing.assert_array_equal(old.action, store.action)
+    assert (old.prev == -1).all() and old.chunks(2, 3, np.random.default_rng(0))[1].all()  # one-step episodes
 
 
 def test_chunks_for_the_memory_never_cross_episodes_and_keep_step_order():
