@@ -209,6 +209,8 @@ class GroundworldEnv(gym.Env):
 
     # ------------------------------------------------------------------ reset
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise UsageError(f"seed must be a non-negative integer or None, got {seed!r}")
         forced, text = self._requested_goal(options)
         rng_before = self._rng_snapshot()
         super().reset(seed=seed)

@@ -341,7 +341,8 @@ BAD_INPUTS = [
         UsageError,
         "objects matching 'the red cube'",
     ),
-    ("negative seed", "KnockOff", _reset(seed=-1), gym.error.Error, "Seed must be greater or equal to zero"),
+    ("negative seed", "KnockOff", _reset(seed=-1), UsageError, "seed must be a non-negative integer or None, got -1"),
+    ("float seed", "GoTo", _reset(seed=1.5), UsageError, "seed must be a non-negative integer or None, got 1.5"),
 ]
 
 
