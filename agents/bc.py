@@ -63,8 +63,41 @@ def collect_demonstrations(
     return buffer
 
 
+class MixtureHead(nn.Module):
+    """An MLP giving ``components`` diagonal Gaussians over the action (means squashed into [-1, 1]).
+
+    Where a demonstrator's action has several modes for one observation (around an object on its left
+    or on its right), regression onto their mean steers between them, into the object; a mixture keeps
+    each mode and acts with the mean of the most probable one (robomimic's GMM policies)."""
+
+    def __init__(self, in_dim: int, hidden: tuple[int, ...], action_dim: int, components: int):
+        super().__init__()
+        self.k, self.a = components, action_dim
+        self.net = mlp(in_dim, hidden, components * (1 + 2 * action_dim))
+
+    def params(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Mixture logits (..., K), means (..., K, A) and log standard deviations (..., K, A)."""
+        out = self.net(x)
+        logits, rest = out[..., : self.k], out[..., self.k :].unflatten(-1, (self.k, 2 * self.a))
+        return logits, torch.tanh(rest[..., : self.a]), rest[..., self.a :].clamp(-5.0, 0.5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The mean of the most probable component: (..., A)."""
+        logits, mean, _ = self.params(x)
+        best = logits.argmax(-1, keepdim=True)[..., None].expand(*mean.shape[:-2], 1, self.a)
+        return mean.gather(-2, best).squeeze(-2)
+
+    def nll(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Negative log-likelihood of ``target`` (..., A) per row (up to a constant)."""
+        logits, mean, log_std = self.params(x)
+        z = (target.unsqueeze(-2) - mean) / log_std.exp()
+        component = -0.5 * z.pow(2).sum(-1) - log_std.sum(-1)
+        return -torch.logsumexp(torch.log_softmax(logits, -1) + component, -1)
+
+
 class BCPolicy(nn.Module):
-    """Grounded encoder + MLP -> tanh action, trained by regression on demonstrated actions."""
+    """Grounded encoder + MLP -> tanh action, trained by regression on demonstrated actions; with
+    ``components`` > 0 the MLP is a :class:`MixtureHead` trained by likelihood."""
 
     def __init__(
         self,
@@ -72,13 +105,30 @@ class BCPolicy(nn.Module):
         action_space: gym.spaces.Box,
         hidden: tuple[int, ...] = (256, 256),
         encoder: EncoderConfig | None = None,
+        components: int = 0,
     ):
         super().__init__()
         self.encoder = GroundedEncoder(observation_space, encoder)
-        self.head = mlp(self.encoder.out_dim, hidden, int(np.prod(action_space.shape)))
+        self.components, self.hidden = components, tuple(hidden)
+        self.head = self.make_head(self.encoder.out_dim, int(np.prod(action_space.shape)))
+
+    def make_head(self, in_dim: int, action_dim: int) -> nn.Module:
+        if self.components:
+            return MixtureHead(in_dim, self.hidden, action_dim, self.components)
+        return mlp(in_dim, self.hidden, action_dim)
+
+    def action(self, x: torch.Tensor) -> torch.Tensor:
+        """The action the head gives for its input ``x`` (encoder features, or features and memory)."""
+        return self.head(x) if self.components else torch.tanh(self.head(x))
+
+    def action_loss(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Per-row loss of the head against demonstrated actions: squared error, or the mixture's NLL."""
+        if self.components:
+            return self.head.nll(x, target)
+        return (torch.tanh(self.head(x)) - target).pow(2).sum(-1)
 
     def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
-        return torch.tanh(self.head(self.encoder(obs)))
+        return self.action(self.encoder(obs))
 
     @torch.no_grad()
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> np.ndarray:
@@ -138,16 +188,17 @@ class RecurrentBCPolicy(BCPolicy):
         hidden: tuple[int, ...] = (256, 256),
         encoder: EncoderConfig | None = None,
         memory: int = 128,
+        components: int = 0,
     ):
-        super().__init__(observation_space, action_space, hidden, encoder)
+        super().__init__(observation_space, action_space, hidden, encoder, components)
         self.memory = memory
         self.gru = nn.GRUCell(self.encoder.out_dim, memory)
-        self.head = mlp(self.encoder.out_dim + memory, hidden, int(np.prod(action_space.shape)))
+        self.head = self.make_head(self.encoder.out_dim + memory, int(np.prod(action_space.shape)))
         self._state: torch.Tensor | None = None
 
     def sequence(self, features: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
-        """Actions (B, T, A) for encoder ``features`` (B, T, F); the state is cleared where ``start`` (B, T) is
-        True (an episode's first step) and at the chunk's first step."""
+        """The head's inputs (B, T, F + memory) for encoder ``features`` (B, T, F): features and memory; the state
+        is cleared where ``start`` (B, T) is True (an episode's first step) and at the chunk's first step."""
         b, t, _ = features.shape
         h = features.new_zeros(b, self.memory)
         out = []
@@ -155,7 +206,7 @@ class RecurrentBCPolicy(BCPolicy):
             h = torch.where(start[:, i, None], torch.zeros_like(h), h)
             h = self.gru(features[:, i], h)
             out.append(torch.cat([features[:, i], h], -1))
-        return torch.tanh(self.head(torch.stack(out, 1)))
+        return torch.stack(out, 1)
 
     @torch.no_grad()
     def act(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> np.ndarray:
@@ -164,7 +215,7 @@ class RecurrentBCPolicy(BCPolicy):
         if self._state is None or self._state.shape[0] != len(features):
             self._state = features.new_zeros(len(features), self.memory)
         self._state = self.gru(features, self._state)
-        return torch.tanh(self.head(torch.cat([features, self._state], -1))).cpu().numpy()
+        return self.action(torch.cat([features, self._state], -1)).cpu().numpy()
 
     def reset(self, rows: np.ndarray | None = None) -> None:
         """Clear the memory of ``rows`` (a boolean mask or indices), or of every row."""

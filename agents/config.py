@@ -182,6 +182,9 @@ class DAggerConfig:
     """Hidden layer widths of the policy head."""
     grounding: Annotated[float, NonNegative] = field(default=1.0, metadata={"flat": "dagger-grounding"})
     """Weight of the grounding loss (the encoder's match against the privileged goal object)."""
+    components: Annotated[int, NonNegative] = 0
+    """Gaussians of a mixture action head trained by likelihood (0: a tanh head trained by squared error). The
+    oracle's action can have two modes for one state (around an object on either side); regression averages them."""
     memory: Annotated[int, NonNegative] = 0
     """Width of a GRU memory between the encoder and the head (0: none). For tasks whose phase is not in the
     observation (Sequence without ``progress``); trained on chunks of consecutive steps of one episode."""

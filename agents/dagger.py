@@ -168,8 +168,7 @@ def update(
     obs_np, labels, goal_object = batch
     obs = obs_to_tensors(obs_np, device)
     features, match = policy.encoder.encode(obs)
-    action = torch.tanh(policy.head(features))
-    loss = (action - torch.as_tensor(labels, device=device)).pow(2).sum(-1).mean()
+    loss = policy.action_loss(features, torch.as_tensor(labels, device=device)).mean()
     out = {"bc_loss": loss}
     if grounding > 0 and match is not None:
         out["grounding_loss"] = grounding_loss(match, obs["object_mask"], torch.as_tensor(goal_object, device=device))
@@ -194,10 +193,10 @@ def update_recurrent(
     b, t = start.shape
     obs = obs_to_tensors(obs_np, device)
     features, match = policy.encoder.encode(obs)
-    action = policy.sequence(features.view(b, t, -1), torch.as_tensor(start, device=device))
+    inputs = policy.sequence(features.view(b, t, -1), torch.as_tensor(start, device=device))
     weight = torch.as_tensor(counted, device=device).float()
     weight[:, :burn_in] = 0.0
-    error = (action - torch.as_tensor(labels, device=device)).pow(2).sum(-1)
+    error = policy.action_loss(inputs, torch.as_tensor(labels, device=device))
     loss = (error * weight).sum() / weight.sum().clamp(min=1.0)
     out = {"bc_loss": loss}
     if grounding > 0 and match is not None:
@@ -216,9 +215,10 @@ def train_dagger(config: TrainConfig, run_dir: Path, resume: bool, device: torch
     oracles = [envs.make_oracle(env) for env in vec.envs]
     obs_space, act_space = vec.single_observation_space, vec.single_action_space
     if c.memory:
-        learner = RecurrentBCPolicy(obs_space, act_space, c.hidden, config.sac.encoder, c.memory).to(device)
+        learner = RecurrentBCPolicy(obs_space, act_space, c.hidden, config.sac.encoder, c.memory, c.components)
+        learner = learner.to(device)
     else:
-        learner = BCPolicy(obs_space, act_space, c.hidden, config.sac.encoder).to(device)
+        learner = BCPolicy(obs_space, act_space, c.hidden, config.sac.encoder, c.components).to(device)
     optim = torch.optim.Adam(learner.parameters(), lr=config.sac.lr)
     policy = copy.deepcopy(learner).requires_grad_(False) if c.ema > 0 else learner  # the weights that act
     labels = Labels(obs_space, act_space.shape[0], config.buffer_size)
@@ -252,7 +252,8 @@ def train_dagger(config: TrainConfig, run_dir: Path, resume: bool, device: torch
                 "policy": policy.state_dict(),
                 **({"learner": learner.state_dict()} if c.ema > 0 else {}),
                 "optim": optim.state_dict(),
-                "policy_config": {"hidden": list(c.hidden), "encoder": asdict(config.sac.encoder), "memory": c.memory},
+                "policy_config": {"hidden": list(c.hidden), "encoder": asdict(config.sac.encoder), "memory": c.memory,
+                                  "components": c.components},
                 "labels_file": labels_file,
                 "rng": rng_state(rng),
                 "torch_rng": torch.get_rng_state(),

@@ -144,13 +144,14 @@ def _dagger_policy(payload: dict[str, Any], observation_space, action_space, dev
 
     spec = payload.get("policy_config", {})
     encoder = EncoderConfig(**spec["encoder"]) if "encoder" in spec else None
-    hidden = tuple(spec.get("hidden", (256, 256)))
+    hidden, components = tuple(spec.get("hidden", (256, 256))), spec.get("components", 0)
     if spec.get("memory"):
         from agents.bc import RecurrentBCPolicy
 
-        policy = RecurrentBCPolicy(observation_space, action_space, hidden, encoder, spec["memory"]).to(device)
+        policy = RecurrentBCPolicy(observation_space, action_space, hidden, encoder, spec["memory"], components)
     else:
-        policy = BCPolicy(observation_space, action_space, hidden, encoder).to(device)
+        policy = BCPolicy(observation_space, action_space, hidden, encoder, components)
+    policy = policy.to(device)
     load_state(policy, payload["policy"], "policy")
     return policy
 

@@ -86,3 +86,46 @@ def test_a_policy_with_memory_keeps_one_state_per_env_and_forgets_on_reset():
     third = policy.act(batch)
     np.testing.assert_allclose(third[0], first[0], atol=1e-6)  # row 0 forgot, row 1 did not
     assert not np.allclose(third[1], first[1])
+
+
+def test_a_mixture_head_keeps_both_modes_that_regression_averages_away():
+    """One input, two demonstrated actions (pass left or right): the squared-error head learns their mean, which
+    is neither; the mixture acts with one of the two."""
+    import torch
+
+    from agents.bc import MixtureHead
+
+    torch.manual_seed(0)
+    x = torch.ones(512, 4)  # the same observation in every row
+    target = torch.where(torch.rand(512, 1) < 0.5, 1.0, -1.0) * torch.tensor([[0.8, 0.0]]) + torch.tensor([[0.0, 0.3]])
+    mixture, mean = MixtureHead(4, (64,), 2, components=4), torch.nn.Sequential(torch.nn.Linear(4, 64),
+                                                                            torch.nn.ReLU(), torch.nn.Linear(64, 2))
+    for head, loss in ((mixture, mixture.nll), (mean, lambda x, t: (torch.tanh(mean(x)) - t).pow(2).sum(-1))):
+        optim = torch.optim.Adam(head.parameters(), lr=1e-2)
+        for _ in range(400):
+            optim.zero_grad()
+            loss(x, target).mean().backward()
+            optim.step()
+    with torch.no_grad():
+        acted, averaged = mixture(x), torch.tanh(mean(x))
+    assert acted.shape == (512, 2) and acted.abs().max() <= 1.0
+    assert (acted[:, 0].abs() - 0.8).abs().max() < 0.1 and (acted[:, 1] - 0.3).abs().max() < 0.1
+    assert averaged[:, 0].abs().mean() < 0.3  # regression steers between the modes
+
+
+def test_a_dagger_run_with_a_mixture_head_reloads_the_same_policy(tmp_path):
+    import agents
+    from agents.training import config_from_args
+
+    run = tmp_path / "gmm"
+    config = config_from_args(
+        {"env": "Groundworld/Push-v0", "algo": "dagger", "steps": 160, "num_envs": 2, "learning_starts": 40,
+         "components": 3, "eval_every": 160, "eval_episodes": 1, "checkpoint_every": 160, "run_dir": str(run),
+         "progress": False},
+        resume=False,
+    )
+    trained = agents.train(config)
+    policy, loaded = agents.load_policy(run)
+    assert loaded.dagger.components == 3
+    obs, _ = gym.make("Groundworld/Push-v0").reset(seed=2)
+    np.testing.assert_allclose(policy.act(obs), trained.act(obs), atol=1e-6)
