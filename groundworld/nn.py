@@ -336,16 +336,26 @@ class GroundedEncoder(nn.Module):
         return (entities * votes.unsqueeze(1)).sum(-1)
 
 
-RELATIVE = 6
+RELATIVE = 12
 """Width of :func:`relative_readout`."""
+
+RELATIVE_SCALE = 10.0
+"""Offsets are read out in tenths of a metre: contact happens within a few centimetres, and an MLP on inputs of
+a few hundredths learns such sharp changes slowly."""
 
 
 def relative_readout(readout: torch.Tensor, effector: torch.Tensor) -> torch.Tensor:
-    """(B, 6): the pointer's named object minus the effector and the named zone minus that object (x, y), and the
-    two distances, from a :class:`GoalPointer` read-out (object position, velocity, zone x, y, radius)."""
-    to_object = readout[..., :2] - effector
-    to_zone = readout[..., OBJECT_DYNAMIC : OBJECT_DYNAMIC + 2] - readout[..., :2]
-    return torch.cat([to_object, to_zone, to_object.norm(dim=-1, keepdim=True), to_zone.norm(dim=-1, keepdim=True)], -1)
+    """(B, 12) from a :class:`GoalPointer` read-out (object position, velocity, zone x, y, radius): the named
+    object minus the effector and the named zone minus that object (x, y, in :data:`RELATIVE_SCALE` units), their
+    lengths, their directions, and the cosine and sine between the directions (is the effector behind the object,
+    as seen from the zone?)."""
+    to_object = (readout[..., :2] - effector) * RELATIVE_SCALE
+    to_zone = (readout[..., OBJECT_DYNAMIC : OBJECT_DYNAMIC + 2] - readout[..., :2]) * RELATIVE_SCALE
+    lengths = [to_object.norm(dim=-1, keepdim=True), to_zone.norm(dim=-1, keepdim=True)]
+    u_object, u_zone = to_object / lengths[0].clamp(min=1e-3), to_zone / lengths[1].clamp(min=1e-3)
+    cos = (u_object * u_zone).sum(-1, keepdim=True)
+    sin = u_object[..., :1] * u_zone[..., 1:] - u_object[..., 1:] * u_zone[..., :1]
+    return torch.cat([to_object, to_zone, *lengths, u_object, u_zone, cos, sin], -1)
 
 
 def grounding_loss(scores: torch.Tensor, object_mask: torch.Tensor, goal_object: torch.Tensor) -> torch.Tensor:

@@ -626,10 +626,12 @@ def test_relative_readout_is_the_named_object_from_the_effector_and_the_zone_fro
     features = encoder({k: v[None] for k, v in obs_to_tensors(obs).items()})
     relative = features[0, -groundworld.nn.RELATIVE :].detach().numpy()
     target = raw["objects"][info["goal"]["object"], :2]
-    to_object = target - effector_xy(raw["proprio"])
-    to_zone = raw["zones"][zone, :2] - target
-    np.testing.assert_allclose(relative, [*to_object, *to_zone, np.linalg.norm(to_object), np.linalg.norm(to_zone)],
-                               atol=1e-5)
+    to_object = (target - effector_xy(raw["proprio"])) * groundworld.nn.RELATIVE_SCALE
+    to_zone = (raw["zones"][zone, :2] - target) * groundworld.nn.RELATIVE_SCALE
+    u, v = to_object / np.linalg.norm(to_object), to_zone / np.linalg.norm(to_zone)
+    expected = [*to_object, *to_zone, np.linalg.norm(to_object), np.linalg.norm(to_zone), *u, *v, u @ v,
+                u[0] * v[1] - u[1] * v[0]]
+    np.testing.assert_allclose(relative, expected, atol=1e-5)
 
 
 # ---------------------------------------------------------------- speed paths: compiled loss, bf16 heads
