@@ -4,6 +4,10 @@
     python -m bench.learning --tasks GoTo --algos native --steps 60000 --name goto_bar   # the 10-minute bar
     python -m bench.learning --tasks GoTo --algos mbpo --steps 8000 --eval-every 1000 --name mbpo_task \
         --preset mbpo-task                                                                # sample efficiency
+    python -m bench.learning --tasks Reach Push --algos task --steps 30000 --eval-episodes 50 --consecutive 2 \
+        --workers 1 --seed 1 --name every_task_s1                 # each task's own recipe (issue 15's bar a)
+
+``--algos task`` trains each task's recipe (``agents.presets.TASK_PRESETS``; native SAC where it has none).
 
 Each (task, algo) trains in its own process (``python -m agents.train``) under
 ``runs/bench/<name>/``; it is then evaluated for ``--episodes`` seeded episodes on the train
@@ -36,8 +40,7 @@ def run_one(task: str, algo: str, args: argparse.Namespace) -> dict:
         "agents.train",
         "--env",
         env_id,
-        "--algo",
-        algo,
+        *(["--algo", algo] if algo != "task" else []),
         "--steps",
         str(args.steps),
         "--run-dir",
@@ -47,7 +50,7 @@ def run_one(task: str, algo: str, args: argparse.Namespace) -> dict:
         "--eval-every",
         str(args.eval_every),
         "--eval-episodes",
-        "30",
+        str(args.eval_episodes),
         "--checkpoint-every",
         str(args.steps),
         "--no-progress",
@@ -66,7 +69,7 @@ def run_one(task: str, algo: str, args: argparse.Namespace) -> dict:
         lo, hi = result.ci95
         row[f"{split} success"] = f"{result.success_rate:.2f} [{lo:.2f}, {hi:.2f}]"
         row[f"_{split}"] = result.success_rate
-    reached, reached_wall = steps_to(run_dir / "progress.csv")
+    reached, reached_wall = steps_to(run_dir / "progress.csv", consecutive=args.consecutive)
     row["steps to 90%"] = reached if reached is not None else "not reached"
     row["wall to 90% (s)"] = round(reached_wall) if reached_wall is not None else "-"
     recorded = training_wall(run_dir / "progress.csv")  # a finished run that is reused keeps its own time
@@ -101,7 +104,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--algos", nargs="+", default=["native", "sac", "ppo", "bc"])
     parser.add_argument("--steps", type=int, default=20_000)
     parser.add_argument("--eval-every", type=int, default=5_000)
-    parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per split")
+    parser.add_argument("--episodes", type=int, default=100, help="final evaluation episodes per split")
+    parser.add_argument("--eval-episodes", type=int, default=30, help="episodes of each evaluation while training")
+    parser.add_argument(
+        "--consecutive", type=int, default=1, help="training evaluations >= 0.9 in a row that count as reaching 90%%"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2, help="runs in parallel (one core each)")
     parser.add_argument("--name", default="learning")

@@ -83,11 +83,13 @@ def read_progress(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def steps_to(progress_csv: Path, threshold: float = 0.9) -> tuple[int | None, float | None]:
-    """(env steps, wall seconds) of the first training evaluation at or above ``threshold``."""
-    for row in read_progress(progress_csv):
-        if row.get("eval_success") not in (None, "", "nan") and float(row["eval_success"]) >= threshold:
-            return int(row["step"]), float(row["wall_s"])
+def steps_to(progress_csv: Path, threshold: float = 0.9, consecutive: int = 1) -> tuple[int | None, float | None]:
+    """(env steps, wall seconds) of the first training evaluation at or above ``threshold`` that begins a run of
+    ``consecutive`` such evaluations (issue 15's "90% at" takes two)."""
+    evaluations = [r for r in read_progress(progress_csv) if r.get("eval_success") not in (None, "", "nan")]
+    for i in range(len(evaluations) - consecutive + 1):
+        if all(float(r["eval_success"]) >= threshold for r in evaluations[i : i + consecutive]):
+            return int(evaluations[i]["step"]), float(evaluations[i]["wall_s"])
     return None, None
 
 

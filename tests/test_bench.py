@@ -20,3 +20,14 @@ def test_curves_add_up_the_clock_of_a_resumed_run_and_find_the_first_evaluation_
     assert first_reaching(points, 0.9)["step"] == 2000
     assert first_reaching(points, 0.96)["wall"] == 70.0
     assert first_reaching(points, 0.99) is None
+
+
+def test_ninety_percent_at_is_the_first_of_two_consecutive_evaluations_when_asked(tmp_path):
+    from bench.report import steps_to
+
+    (tmp_path / "progress.csv").write_text(
+        "step,wall_s,eval_success\n5000,50.0,0.92\n10000,100.0,0.88\n12000,110.0,\n15000,150.0,0.90\n20000,200.0,0.96\n"
+    )
+    assert steps_to(tmp_path / "progress.csv") == (5000, 50.0)
+    assert steps_to(tmp_path / "progress.csv", consecutive=2) == (15000, 150.0)  # the row without one is skipped
+    assert steps_to(tmp_path / "progress.csv", 0.95, consecutive=2) == (None, None)
