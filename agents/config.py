@@ -267,8 +267,7 @@ class TrainConfig:
         if not self.env_ids:
             raise UsageError("--env names no environment; give an id such as Groundworld/GoTo-v0, several, or all")
         for env_id in self.env_ids:
-            if env_id not in envs.TASKS:
-                raise UsageError(f"unknown env id {env_id!r}; Groundworld ids are {', '.join(envs.TASKS)} (or all)")
+            envs.check_env_id(env_id, also="all")
         if self.relabel and self.algo not in ("native", "mbpo"):
             raise UsageError(f"--relabel is for the native and mbpo agents, not --algo {self.algo}")
         if self.vectorization == "async" and not self.policy_lag:

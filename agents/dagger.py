@@ -161,6 +161,28 @@ def label_and_act(
     return expert, np.where(take_expert[:, None], expert, learner).astype(np.float32)
 
 
+def optimize(
+    optim: torch.optim.Optimizer,
+    bc_loss: torch.Tensor,
+    match: torch.Tensor | None,
+    obs: dict[str, torch.Tensor],
+    goal_object: np.ndarray,
+    grounding: float,
+    device: torch.device,
+) -> dict[str, float]:
+    """Add the grounding loss (the encoder's match against the goal object) to ``bc_loss`` and take one optimizer
+    step; returns both losses."""
+    out = {"bc_loss": bc_loss}
+    loss = bc_loss
+    if grounding > 0 and match is not None:
+        out["grounding_loss"] = grounding_loss(match, obs["object_mask"], torch.as_tensor(goal_object, device=device))
+        loss = loss + grounding * out["grounding_loss"]
+    optim.zero_grad(set_to_none=True)
+    loss.backward()
+    optim.step()
+    return {k: float(v.detach()) for k, v in out.items()}
+
+
 def update(
     policy: BCPolicy, optim: torch.optim.Optimizer, batch: tuple, grounding: float, device: torch.device
 ) -> dict[str, float]:
@@ -169,14 +191,7 @@ def update(
     obs = obs_to_tensors(obs_np, device)
     features, match = policy.encoder.encode(obs)
     loss = policy.action_loss(features, torch.as_tensor(labels, device=device)).mean()
-    out = {"bc_loss": loss}
-    if grounding > 0 and match is not None:
-        out["grounding_loss"] = grounding_loss(match, obs["object_mask"], torch.as_tensor(goal_object, device=device))
-        loss = loss + grounding * out["grounding_loss"]
-    optim.zero_grad(set_to_none=True)
-    loss.backward()
-    optim.step()
-    return {k: float(v.detach()) for k, v in out.items()}
+    return optimize(optim, loss, match, obs, goal_object, grounding, device)
 
 
 def update_recurrent(
@@ -198,14 +213,7 @@ def update_recurrent(
     weight[:, :burn_in] = 0.0
     error = policy.action_loss(inputs, torch.as_tensor(labels, device=device))
     loss = (error * weight).sum() / weight.sum().clamp(min=1.0)
-    out = {"bc_loss": loss}
-    if grounding > 0 and match is not None:
-        out["grounding_loss"] = grounding_loss(match, obs["object_mask"], torch.as_tensor(goal_object, device=device))
-        loss = loss + grounding * out["grounding_loss"]
-    optim.zero_grad(set_to_none=True)
-    loss.backward()
-    optim.step()
-    return {k: float(v.detach()) for k, v in out.items()}
+    return optimize(optim, loss, match, obs, goal_object, grounding, device)
 
 
 def train_dagger(config: TrainConfig, run_dir: Path, resume: bool, device: torch.device) -> TorchPolicy:
@@ -252,8 +260,12 @@ def train_dagger(config: TrainConfig, run_dir: Path, resume: bool, device: torch
                 "policy": policy.state_dict(),
                 **({"learner": learner.state_dict()} if c.ema > 0 else {}),
                 "optim": optim.state_dict(),
-                "policy_config": {"hidden": list(c.hidden), "encoder": asdict(config.sac.encoder), "memory": c.memory,
-                                  "components": c.components},
+                "policy_config": {
+                    "hidden": list(c.hidden),
+                    "encoder": asdict(config.sac.encoder),
+                    "memory": c.memory,
+                    "components": c.components,
+                },
                 "labels_file": labels_file,
                 "rng": rng_state(rng),
                 "torch_rng": torch.get_rng_state(),

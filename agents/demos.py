@@ -222,8 +222,7 @@ class DemoArgs:
     """Also write a Minari dataset (groundworld/<task>-<split>-v0)."""
 
     def validate(self) -> None:
-        if self.env not in envs.TASKS:
-            raise UsageError(f"unknown env id {self.env!r}; Groundworld ids are {', '.join(envs.TASKS)}")
+        envs.check_env_id(self.env)
 
 
 def main(argv: list[str] | None = None) -> int:

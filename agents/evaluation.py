@@ -162,8 +162,8 @@ class EvaluateArgs:
     """Folder of the video."""
 
     def validate(self) -> None:
-        if self.env and self.env not in envs.TASKS:
-            raise UsageError(f"unknown env id {self.env!r}; Groundworld ids are {', '.join(envs.TASKS)}")
+        if self.env:
+            envs.check_env_id(self.env)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -77,8 +77,7 @@ class JudgesArgs:
     """Torch CPU threads (0: torch's default)."""
 
     def validate(self) -> None:
-        if self.env not in envs.TASKS:
-            raise UsageError(f"unknown env id {self.env!r}; Groundworld ids are {', '.join(envs.TASKS)}")
+        envs.check_env_id(self.env)
         parse_mix(self.mix, self.agent)
 
 

@@ -34,7 +34,13 @@ PRESETS.update(
         # native SAC: 90% of training-split episodes after about 15k real steps
         "knockoff": {"env": "Groundworld/KnockOff-v0", "algo": "dagger", "steps": 30_000, "eval_every": 5_000},
         # DAgger: the oracle labels the learner's states; 0.72 at 15k real steps, then 0.5-0.6 (not yet 90%)
-        "reach": {"env": "Groundworld/Reach-v0", "algo": "dagger", "steps": 30_000, "eval_every": 5_000, "relative": True},
+        "reach": {
+            "env": "Groundworld/Reach-v0",
+            "algo": "dagger",
+            "steps": 30_000,
+            "eval_every": 5_000,
+            "relative": True,
+        },
         # DAgger with the relative read-out: 90% of training-split episodes after 10k real steps (native SAC: 0.64
         # at 20k)
     }

@@ -83,8 +83,7 @@ class RejectionConfig:
         if self.filter not in FILTERS:  # also checked by cli.validate; this message names the filter
             raise UsageError(f"filter must be one of {FILTERS}, got {self.filter!r}")
         cli.validate(self)
-        if self.env not in envs.TASKS:
-            raise UsageError(f"unknown env id {self.env!r}; Groundworld ids are {', '.join(envs.TASKS)}")
+        envs.check_env_id(self.env)
         if self.filter == "judge" and not self.judge:
             raise UsageError("filter='judge' needs a judge checkpoint (--judge)")
 

@@ -30,6 +30,7 @@ from envs import (  # noqa: E402
     vector,  # noqa: E402
 )
 from envs.base import EnvConfig, GroundworldEnv  # noqa: E402
+from envs.errors import UsageError  # noqa: E402
 from envs.video import record_video  # noqa: E402
 
 # id suffix -> (module, class name, max_episode_steps)
@@ -55,6 +56,15 @@ for _name, (_module, _cls, _steps) in _TASKS.items():
             max_episode_steps=_steps,
         )
 
+
+def check_env_id(env_id: str, also: str = "") -> None:
+    """Raise :class:`~envs.errors.UsageError` naming the registered ids if ``env_id`` is not one; ``also`` names
+    further accepted values for the message (e.g. ``"all"``)."""
+    if env_id not in TASKS:
+        more = f" (or {also})" if also else ""
+        raise UsageError(f"unknown env id {env_id!r}; Groundworld ids are {', '.join(TASKS)}{more}")
+
+
 _ORACLES = {getattr(module, cls): module.oracle for module, cls, _ in _TASKS.values()}
 
 
@@ -70,4 +80,4 @@ def make_oracle(env: gym.Env) -> Callable[[dict[str, np.ndarray], dict[str, Any]
     return _ORACLES[type(base)](base)
 
 
-__all__ = ["TASKS", "EnvConfig", "GroundworldEnv", "make_oracle", "record_video"]
+__all__ = ["TASKS", "EnvConfig", "GroundworldEnv", "check_env_id", "make_oracle", "record_video"]

@@ -54,8 +54,7 @@ class RecordArgs:
     """mp4 path (default: videos/<task>_<policy>_<split>.mp4)."""
 
     def validate(self) -> None:
-        if self.env not in envs.TASKS:
-            raise UsageError(f"unknown env id {self.env!r}; Groundworld ids are {', '.join(envs.TASKS)}")
+        envs.check_env_id(self.env)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -606,9 +606,12 @@ def test_native_checkpoints_from_before_the_goal_pointer_still_load():
     assert SACConfig.from_dict({**saved, "encoder": {}}).encoder.pointer is True
 
 
-@pytest.mark.parametrize("env_id, common", [("Groundworld/Push-v0", False), ("Groundworld/Reach-v0", False),
-                                             ("Groundworld/Reach-v0", True)])
-def test_relative_readout_is_the_named_object_from_the_effector_and_the_zone_from_the_object(env_id, common, monkeypatch):
+@pytest.mark.parametrize(
+    "env_id, common", [("Groundworld/Push-v0", False), ("Groundworld/Reach-v0", False), ("Groundworld/Reach-v0", True)]
+)
+def test_relative_readout_is_the_named_object_from_the_effector_and_the_zone_from_the_object(
+    env_id, common, monkeypatch
+):
     """With the pointer sure of the goal's object and zone, the relative read-out is those offsets in the world."""
     from envs.base import effector_xy
     from groundworld.layout import common_space, to_common
@@ -629,8 +632,16 @@ def test_relative_readout_is_the_named_object_from_the_effector_and_the_zone_fro
     to_object = (target - effector_xy(raw["proprio"])) * groundworld.nn.RELATIVE_SCALE
     to_zone = (raw["zones"][zone, :2] - target) * groundworld.nn.RELATIVE_SCALE
     u, v = to_object / np.linalg.norm(to_object), to_zone / np.linalg.norm(to_zone)
-    expected = [*to_object, *to_zone, np.linalg.norm(to_object), np.linalg.norm(to_zone), *u, *v, u @ v,
-                u[0] * v[1] - u[1] * v[0]]
+    expected = [
+        *to_object,
+        *to_zone,
+        np.linalg.norm(to_object),
+        np.linalg.norm(to_zone),
+        *u,
+        *v,
+        u @ v,
+        u[0] * v[1] - u[1] * v[0],
+    ]
     np.testing.assert_allclose(relative, expected, atol=1e-5)
 
 

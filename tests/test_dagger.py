@@ -98,8 +98,10 @@ def test_a_mixture_head_keeps_both_modes_that_regression_averages_away():
     torch.manual_seed(0)
     x = torch.ones(512, 4)  # the same observation in every row
     target = torch.where(torch.rand(512, 1) < 0.5, 1.0, -1.0) * torch.tensor([[0.8, 0.0]]) + torch.tensor([[0.0, 0.3]])
-    mixture, mean = MixtureHead(4, (64,), 2, components=4), torch.nn.Sequential(torch.nn.Linear(4, 64),
-                                                                            torch.nn.ReLU(), torch.nn.Linear(64, 2))
+    mixture, mean = (
+        MixtureHead(4, (64,), 2, components=4),
+        torch.nn.Sequential(torch.nn.Linear(4, 64), torch.nn.ReLU(), torch.nn.Linear(64, 2)),
+    )
     for head, loss in ((mixture, mixture.nll), (mean, lambda x, t: (torch.tanh(mean(x)) - t).pow(2).sum(-1))):
         optim = torch.optim.Adam(head.parameters(), lr=1e-2)
         for _ in range(400):
@@ -119,9 +121,19 @@ def test_a_dagger_run_with_a_mixture_head_reloads_the_same_policy(tmp_path):
 
     run = tmp_path / "gmm"
     config = config_from_args(
-        {"env": "Groundworld/Push-v0", "algo": "dagger", "steps": 160, "num_envs": 2, "learning_starts": 40,
-         "components": 3, "eval_every": 160, "eval_episodes": 1, "checkpoint_every": 160, "run_dir": str(run),
-         "progress": False},
+        {
+            "env": "Groundworld/Push-v0",
+            "algo": "dagger",
+            "steps": 160,
+            "num_envs": 2,
+            "learning_starts": 40,
+            "components": 3,
+            "eval_every": 160,
+            "eval_episodes": 1,
+            "checkpoint_every": 160,
+            "run_dir": str(run),
+            "progress": False,
+        },
         resume=False,
     )
     trained = agents.train(config)
