@@ -195,6 +195,9 @@ class DAggerConfig:
     ema: Annotated[float, Range(0, 1, high_open=True)] = 0.0
     """Decay of an exponential moving average of the policy's weights, which then acts, is evaluated and is
     saved (0: the trained weights themselves). Averaging smooths the update-to-update swings of cloning."""
+    symmetry: bool = False
+    """Train on each labelled state in a random one of the table's eight images (turned, mirrored; its label
+    turned with it, :mod:`envs.symmetry`): eight scenes per visited state. For ball tasks that name no direction."""
 
 
 @dataclass

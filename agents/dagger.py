@@ -33,21 +33,24 @@ from agents.config import DAggerConfig, TrainConfig
 from agents.evaluation import evaluate
 from agents.loop import CHECKPOINT, Schedule, rng_state, stopped
 from agents.policies import TorchPolicy
+from envs import symmetry
+from envs.errors import UsageError
 from envs.files import atomic_path
 from groundworld.checkpoint import load_checkpoint, load_state, save_checkpoint
 from groundworld.layout import CommonLayout
-from groundworld.nn import grounding_loss, obs_to_tensors
+from groundworld.nn import grounding_loss, obs_to_tensors, zone_grounding_loss
 from groundworld.runs import RunLogger
 
 
 class Labels:
-    """A ring buffer of (observation, oracle action, goal object) rows, saved as one ``.npz``."""
+    """A ring buffer of (observation, oracle action, goal) rows, saved as one ``.npz``. The goal is the privileged
+    ``info["goal"]``'s object and zone (-1: none), which train the encoder's pointer."""
 
     def __init__(self, observation_space: gym.spaces.Dict, action_dim: int, capacity: int):
         self.keys = tuple(observation_space.spaces)
         self.obs = {k: np.zeros((capacity, *s.shape), dtype=s.dtype) for k, s in observation_space.spaces.items()}
         self.action = np.zeros((capacity, action_dim), dtype=np.float32)
-        self.goal_object = np.zeros(capacity, dtype=np.int64)
+        self.goal = np.full((capacity, 2), -1, dtype=np.int64)
         self.episode = np.full(capacity, -1, dtype=np.int64)
         self.prev = np.full(capacity, -1, dtype=np.int64)
         """Row of the same episode's previous step (-1 at an episode's first step)."""
@@ -60,17 +63,19 @@ class Labels:
         self,
         obs: dict[str, np.ndarray],
         action: np.ndarray,
-        goal_object: np.ndarray,
+        goal: np.ndarray,
         episode: np.ndarray | None = None,
         prev: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Add rows (a leading batch axis), each of ``episode`` after row ``prev`` (-1: its first step); past
-        ``capacity`` the oldest rows are overwritten. Returns the rows written."""
+        """Add rows (a leading batch axis), each of ``episode`` after row ``prev`` (-1: its first step); ``goal`` is
+        (n, 2) objects and zones, or (n,) objects alone. Past ``capacity`` the oldest rows are overwritten. Returns
+        the rows written."""
         idx = (self.pos + np.arange(len(action))) % self.capacity
         for k in self.keys:
             self.obs[k][idx] = obs[k]
         self.action[idx] = action
-        self.goal_object[idx] = goal_object
+        goal = np.asarray(goal)
+        self.goal[idx] = goal if goal.ndim == 2 else np.stack([goal, np.full_like(goal, -1)], axis=-1)
         self.episode[idx] = -1 if episode is None else episode
         self.prev[idx] = -1 if prev is None else prev
         self.pos = int((self.pos + len(action)) % self.capacity)
@@ -101,16 +106,17 @@ class Labels:
         counted[:, :-1] = rows[:, :-1] != rows[:, 1:]
         flat = rows.reshape(-1)
         obs = {k: v[flat] for k, v in self.obs.items()}
-        return obs, self.action[rows], self.goal_object[flat], start, counted
+        return obs, self.action[rows], self.goal[flat], start, counted
 
     def sample(self, batch_size: int, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
         idx = rng.integers(0, self.size, size=batch_size)
-        return {k: v[idx] for k, v in self.obs.items()}, self.action[idx], self.goal_object[idx]
+        return {k: v[idx] for k, v in self.obs.items()}, self.action[idx], self.goal[idx]
 
     def save(self, path: Path) -> Path:
         n = self.size
         arrays = {f"obs/{k}": v[:n] for k, v in self.obs.items()}
-        arrays.update(action=self.action[:n], goal_object=self.goal_object[:n], episode=self.episode[:n])
+        arrays.update(action=self.action[:n], goal_object=self.goal[:n, 0], goal_zone=self.goal[:n, 1])
+        arrays.update(episode=self.episode[:n])
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
             np.savez(f, prev=self.prev[:n], pos=self.pos, **arrays)
         return path
@@ -121,7 +127,8 @@ class Labels:
             for k in self.keys:
                 self.obs[k][:n] = archive[f"obs/{k}"]
             self.action[:n] = archive["action"]
-            self.goal_object[:n] = archive["goal_object"]
+            self.goal[:n, 0] = archive["goal_object"]
+            self.goal[:n, 1] = archive["goal_zone"] if "goal_zone" in archive else -1  # saved before zones were kept
             if "episode" in archive:  # labels saved before episodes were kept load as one-step episodes
                 self.episode[:n], self.prev[:n] = archive["episode"], archive["prev"]
             self.pos = int(archive["pos"])
@@ -161,22 +168,48 @@ def label_and_act(
     return expert, np.where(take_expert[:, None], expert, learner).astype(np.float32)
 
 
+def in_random_images(batch: tuple, rng: np.random.Generator) -> tuple:
+    """``batch`` (observations, labels, ...) with each label's row, or each chunk of rows of a sequence batch, in a
+    random one of the table's eight images (:mod:`envs.symmetry`), the label turned with its state."""
+    obs, actions, *rest = batch
+    g = rng.integers(0, symmetry.SYMMETRIES, size=len(actions))
+    per_row = np.repeat(g, len(obs["proprio"]) // len(actions))  # a chunk of a sequence batch keeps one image
+    return (symmetry.transform_observation(obs, per_row), symmetry.transform_action(actions, g), *rest)
+
+
+def check_symmetric(config: TrainConfig, env: gym.Env) -> None:
+    """``--symmetry`` only for one ball task whose instructions name no direction."""
+    if config.dagger.symmetry and (config.multitask or not env.unwrapped.table_symmetric):
+        usable = [t for t in envs.TASKS if _symmetric(t)]
+        raise UsageError(
+            f"--symmetry needs one task whose scenes can be turned and mirrored ({', '.join(usable)}); "
+            f"{config.env} {'is several tasks' if config.multitask else 'is not one of them'}"
+        )
+
+
+@functools.cache
+def _symmetric(env_id: str) -> bool:
+    return bool(gym.make(env_id).unwrapped.table_symmetric)
+
+
 def optimize(
     optim: torch.optim.Optimizer,
     bc_loss: torch.Tensor,
     match: torch.Tensor | None,
     obs: dict[str, torch.Tensor],
-    goal_object: np.ndarray,
+    goal: np.ndarray,
     grounding: float,
     device: torch.device,
 ) -> dict[str, float]:
-    """Add the grounding loss (the encoder's match against the goal object) to ``bc_loss`` and take one optimizer
-    step; returns both losses."""
+    """Add the grounding losses (the encoder's match against the goal's object, and against its zone where it names
+    one) to ``bc_loss`` and take one optimizer step; returns the losses."""
     out = {"bc_loss": bc_loss}
     loss = bc_loss
     if grounding > 0 and match is not None:
-        out["grounding_loss"] = grounding_loss(match, obs["object_mask"], torch.as_tensor(goal_object, device=device))
-        loss = loss + grounding * out["grounding_loss"]
+        goal = torch.as_tensor(goal, device=device)
+        out["grounding_loss"] = grounding_loss(match, obs["object_mask"], goal[:, 0])
+        out["zone_grounding_loss"] = zone_grounding_loss(match, obs["zone_mask"], goal[:, 1])
+        loss = loss + grounding * (out["grounding_loss"] + out["zone_grounding_loss"])
     optim.zero_grad(set_to_none=True)
     loss.backward()
     optim.step()
@@ -187,11 +220,11 @@ def update(
     policy: BCPolicy, optim: torch.optim.Optimizer, batch: tuple, grounding: float, device: torch.device
 ) -> dict[str, float]:
     """One regression step of the policy's action onto the oracle's labels (plus the grounding loss)."""
-    obs_np, labels, goal_object = batch
+    obs_np, labels, goal = batch
     obs = obs_to_tensors(obs_np, device)
     features, match = policy.encoder.encode(obs)
     loss = policy.action_loss(features, torch.as_tensor(labels, device=device)).mean()
-    return optimize(optim, loss, match, obs, goal_object, grounding, device)
+    return optimize(optim, loss, match, obs, goal, grounding, device)
 
 
 def update_recurrent(
@@ -204,7 +237,7 @@ def update_recurrent(
 ) -> dict[str, float]:
     """One regression step of a policy with memory on chunks of consecutive steps (:meth:`Labels.sequence_sample`);
     the first ``burn_in`` steps of each chunk only warm its memory up."""
-    obs_np, labels, goal_object, start, counted = batch
+    obs_np, labels, goal, start, counted = batch
     b, t = start.shape
     obs = obs_to_tensors(obs_np, device)
     features, match = policy.encoder.encode(obs)
@@ -213,13 +246,14 @@ def update_recurrent(
     weight[:, :burn_in] = 0.0
     error = policy.action_loss(inputs, torch.as_tensor(labels, device=device))
     loss = (error * weight).sum() / weight.sum().clamp(min=1.0)
-    return optimize(optim, loss, match, obs, goal_object, grounding, device)
+    return optimize(optim, loss, match, obs, goal, grounding, device)
 
 
 def train_dagger(config: TrainConfig, run_dir: Path, resume: bool, device: torch.device) -> TorchPolicy:
     """The ``--algo dagger`` trainer (see the module docstring)."""
     c = config.dagger
     vec = training_envs(config)
+    check_symmetric(config, vec.envs[0])
     oracles = [envs.make_oracle(env) for env in vec.envs]
     obs_space, act_space = vec.single_observation_space, vec.single_action_space
     if c.memory:
@@ -287,7 +321,9 @@ def train_dagger(config: TrainConfig, run_dir: Path, resume: bool, device: torch
         expert, action = label_and_act(oracles, policy, obs, beta_at(c, step), rng)
         live = ~after_reset  # a row that just ended shows its last state until the next step resets it
         rows = np.flatnonzero(live)
-        goal = np.asarray(info["goal"]["object"]) if "goal" in info else np.full(vec.num_envs, -1)
+        goal = np.full((vec.num_envs, 2), -1)
+        if "goal" in info:
+            goal = np.stack([info["goal"]["object"], info["goal"]["zone"]], -1)
         written = labels.add(
             {k: v[rows] for k, v in obs.items()}, expert[rows], goal[rows], episode_id[rows], last_row[rows]
         )
@@ -308,9 +344,14 @@ def train_dagger(config: TrainConfig, run_dir: Path, resume: bool, device: torch
             while update_credit >= 1.0:
                 if c.memory:
                     batch = labels.sequence_sample(config.sac.batch_size // 8, c.chunk + c.burn_in, rng)
+                else:
+                    batch = labels.sample(config.sac.batch_size, rng)
+                if c.symmetry:
+                    batch = in_random_images(batch, rng)
+                if c.memory:
                     losses = update_recurrent(learner, optim, batch, c.burn_in, c.grounding, device)
                 else:
-                    losses = update(learner, optim, labels.sample(config.sac.batch_size, rng), c.grounding, device)
+                    losses = update(learner, optim, batch, c.grounding, device)
                 if c.ema > 0:
                     with torch.no_grad():
                         torch._foreach_lerp_(list(policy.parameters()), list(learner.parameters()), 1.0 - c.ema)

@@ -133,6 +133,9 @@ class GroundworldEnv(gym.Env):
     }
     config_class: ClassVar[type[EnvConfig]] = EnvConfig
     embodiment: ClassVar[str] = "ball"
+    table_symmetric: ClassVar[bool] = False
+    """Whether turning or mirroring a scene gives a scene of the same task (:mod:`envs.symmetry`): a ball
+    task whose instructions name no direction."""
     goal_type: ClassVar[type[Goal]]
     min_described: ClassVar[int] = 1
     object_margin: ClassVar[float] = 0.37  # objects start within |x|, |y| <= this (ball tasks)
@@ -206,6 +209,10 @@ class GroundworldEnv(gym.Env):
     def goal_target(self) -> tuple[int, np.ndarray]:
         """(object index to act on, world position it should reach) - privileged."""
         raise NotImplementedError
+
+    def goal_zone(self) -> int:
+        """Index of the zone the goal names (-1: it names none) - privileged."""
+        return -1
 
     # ------------------------------------------------------------------ reset
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -557,7 +564,7 @@ class GroundworldEnv(gym.Env):
             "instruction": self.instruction,
             "is_success": status is Status.SUCCESS,
             "is_failure": status is Status.FAILURE,
-            "goal": {"object": target, "position": position},
+            "goal": {"object": target, "position": position, "zone": self.goal_zone()},
             "physics_error": physics_error,
         }
 

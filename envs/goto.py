@@ -53,6 +53,7 @@ class GoToEnv(GroundworldEnv):
     """
 
     goal_type = GoTo
+    table_symmetric = True
 
     def _make_goal(self, rng: np.random.Generator, described: list[ObjectSpec]) -> GoTo:
         return self.goal_type(obj=sample_description(rng, described[0].pair, described[0].size))

@@ -45,6 +45,7 @@ class KnockOffEnv(GroundworldEnv):
     """
 
     goal_type = KnockOff
+    table_symmetric = True
     object_margin = 0.3
 
     def _make_goal(self, rng: np.random.Generator, described: list[ObjectSpec]) -> KnockOff:

@@ -62,36 +62,51 @@ def ball_towards(env, target: np.ndarray, avoid: Sequence[int] = (), speed: floa
     return action.astype(np.float32)
 
 
+def _wrap(angle: float) -> float:
+    return (angle + np.pi) % (2 * np.pi) - np.pi
+
+
+_ORBIT_STEP = 1.0  # radians the orbit point leads the ball by, around the object
+_ALIGNED = 0.35  # radians off the push line at which pushing starts to blend in
+
+
 def ball_push(env, index: int, goal: np.ndarray, avoid: Sequence[int] = (), speed: float = 1.0) -> np.ndarray:
-    """Action that pushes object ``index`` with the agent ball towards ``goal`` (xy)."""
+    """Action that pushes object ``index`` with the agent ball towards ``goal`` (xy).
+
+    The ball orbits the object towards its back side (as seen from the goal, or from a detour around
+    ``avoid``) and pushes once it is there, steering back onto the line. The two blend continuously
+    with how well the ball is placed, so the action is a smooth function of the state almost
+    everywhere: a learner that imitates it (DAgger, BC) regresses onto a function it can represent,
+    not onto the jumps of a switch between reposition and push."""
     view = env.scene_view
     pos = view.effector_pos[:2]
     obj = view.object_pos[index, :2]
     half = view.objects[index].half
     obstacles = [(view.object_pos[i, :2], view.objects[i].half + half + 0.03) for i in avoid]
-    waypoint = detour(obj, np.asarray(goal, dtype=float), obstacles)
-    push_dir = _unit(waypoint - obj)
+    push_dir = _unit(detour(obj, np.asarray(goal, dtype=float), obstacles) - obj)
+    normal = np.array([-push_dir[1], push_dir[0]])
     contact = half + scene.BALL_RADIUS
-    behind = obj - push_dir * (contact + 0.015)
-    rel = obj - pos
-    along = float(rel @ push_dir)
-    lateral = float(rel @ np.array([-push_dir[1], push_dir[0]]))
-    if along > 0.5 * contact and abs(lateral) < 0.45 * half + 0.005:
-        # in position: push through the object, steering back onto the line
-        remaining = float(np.hypot(*(np.asarray(goal) - obj)))
-        drive = push_dir * max(0.35, min(1.0, 6.0 * remaining)) * speed  # slow down near the goal
-        steer = np.array([-push_dir[1], push_dir[0]]) * lateral * 10.0
-        return np.clip(drive + steer, -1, 1).astype(np.float32)
-    # reposition behind the object without bumping it
-    avoid_self = [(obj, contact + 0.03)] + [
-        (view.object_pos[i, :2], view.objects[i].half + scene.BALL_RADIUS + 0.03) for i in avoid
-    ]
-    waypoint = detour(pos, behind, avoid_self)
-    action = _GAIN * (waypoint - pos)
-    norm = float(np.hypot(*action))
+    rel = pos - obj
+    dist = float(np.hypot(*rel))
+    # orbit: a point on a circle round the object, ahead of the ball on the way to the back side
+    angle = float(np.arctan2(rel[1], rel[0]))
+    to_back = _wrap(float(np.arctan2(-push_dir[1], -push_dir[0])) - angle)
+    radius = contact + 0.015 + 0.025 * min(1.0, abs(to_back) / 0.6)
+    lead = angle + float(np.clip(to_back, -_ORBIT_STEP, _ORBIT_STEP))
+    orbit = obj + radius * np.array([np.cos(lead), np.sin(lead)])
+    others = [(view.object_pos[i, :2], view.objects[i].half + scene.BALL_RADIUS + 0.03) for i in avoid]
+    reposition = _GAIN * (detour(pos, orbit, others) - pos)
+    norm = float(np.hypot(*reposition))
     if norm > 1.0:
-        action /= norm
-    return action.astype(np.float32)
+        reposition /= norm
+    # push through the object, slowing near the goal and steering back onto the line
+    remaining = float(np.hypot(*(np.asarray(goal) - obj)))
+    drive = push_dir * max(0.35, min(1.0, 6.0 * remaining)) * speed
+    push = np.clip(drive - normal * float(rel @ normal) * 10.0, -1, 1)
+    aligned = np.clip((np.cos(to_back) - np.cos(_ALIGNED)) / (1 - np.cos(_ALIGNED)), 0.0, 1.0)
+    close = np.clip((contact + 0.04 - dist) / 0.03, 0.0, 1.0)
+    weight = float(aligned * close)
+    return (weight * push + (1.0 - weight) * reposition).astype(np.float32)
 
 
 def arm_inverse_kinematics(target: np.ndarray, current: np.ndarray) -> np.ndarray:

@@ -42,6 +42,7 @@ class PushEnv(GroundworldEnv):
     """
 
     goal_type = PushInto
+    table_symmetric = True
 
     def _make_goal(self, rng: np.random.Generator, described: list[ObjectSpec]) -> PushInto:
         zone = str(rng.choice(scene.COLOR_NAMES))
@@ -63,6 +64,9 @@ class PushEnv(GroundworldEnv):
     def potential(self) -> float:
         view, target, zone = self.scene_view, self.goal.targets[0], self.zones[self.goal.zone_index]
         return rules.push_potential(view.xy(target), zone.xy, view.gap(target), self.approach_weight)
+
+    def goal_zone(self) -> int:
+        return self.goal.zone_index
 
     def goal_target(self) -> tuple[int, np.ndarray]:
         x, y = self._zone_xy()

@@ -41,4 +41,5 @@ class ReachEnv(GoToEnv):
     """
 
     embodiment = "arm"
+    table_symmetric = False  # the arm stands at one edge of the table
     goal_type = Touch

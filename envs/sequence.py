@@ -55,6 +55,7 @@ class SequenceEnv(GroundworldEnv):
 
     config_class = SequenceConfig
     goal_type = Sequence
+    table_symmetric = True
     min_described = 2
 
     def _extra_observation_space(self) -> dict[str, spaces.Space]:

@@ -645,6 +645,26 @@ def test_relative_readout_is_the_named_object_from_the_effector_and_the_zone_fro
     np.testing.assert_allclose(relative, expected, atol=1e-5)
 
 
+@pytest.mark.parametrize("env_id", ["Groundworld/Push-v0", "Groundworld/Reach-v0"])
+def test_readout_only_features_are_the_body_and_what_the_pointer_reads(env_id):
+    """With ``readout_only`` the words choose what the pointer reads and nothing else: the features are the same
+    whatever the instruction embedding and the attention pool hold."""
+    torch.manual_seed(0)
+    env = gym.make(env_id)
+    encoder = GroundedEncoder(env.observation_space, EncoderConfig(relative=True, readout_only=True))
+    full = GroundedEncoder(env.observation_space, EncoderConfig(relative=True))
+    assert encoder.out_dim == full.out_dim - encoder.instruction.out[-1].out_features - encoder.pool.out_dim
+    obs = obs_to_tensors(batch_of(env, 3))
+    before, match = encoder.encode(obs)
+    assert before.shape == (3, encoder.out_dim) and match.shape[1] == obs["objects"].shape[1] + obs["zones"].shape[1]
+    with torch.no_grad():
+        for p in [*encoder.instruction.parameters(), *encoder.pool.parameters()]:
+            p.add_(torch.randn_like(p))
+    torch.testing.assert_close(encoder(obs), before)
+    with pytest.raises(ValueError, match="readout_only needs the pointer"):
+        GroundedEncoder(env.observation_space, EncoderConfig(pointer=False, readout_only=True))
+
+
 # ---------------------------------------------------------------- speed paths: compiled loss, bf16 heads
 def test_pointer_gate_matmuls_equal_its_convolutions():
     encoder = GroundedEncoder(gym.make("Groundworld/GoTo-v0").observation_space)

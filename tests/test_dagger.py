@@ -8,7 +8,8 @@ import numpy as np
 import envs
 from agents.bc import BCPolicy
 from agents.config import DAggerConfig
-from agents.dagger import Labels, beta_at, label_and_act
+from agents.dagger import Labels, beta_at, in_random_images, label_and_act
+from envs import symmetry
 
 
 def test_the_oracle_labels_the_learners_states_and_the_learner_acts():
@@ -42,11 +43,13 @@ def test_beta_decays_to_zero_and_labels_keep_their_rows(tmp_path):
     np.testing.assert_array_equal(back.action, store.action)
     assert back.pos == store.pos and len(back) == 4
     with np.load(tmp_path / "labels.npz") as archive:  # a run saved before episodes were kept still resumes
-        np.savez(tmp_path / "old.npz", **{k: archive[k] for k in archive.files if k not in ("episode", "prev")})
+        kept = {k: archive[k] for k in archive.files if k not in ("episode", "prev", "goal_zone")}
+        np.savez(tmp_path / "old.npz", **kept)
     old = Labels(space, 2, capacity=4)
     old.load(tmp_path / "old.npz")
     np.testing.assert_array_equal(old.action, store.action)
     assert (old.prev == -1).all() and old.chunks(2, 3, np.random.default_rng(0))[1].all()  # one-step episodes
+    assert (old.goal[:, 1] == -1).all()  # and name no zone
 
 
 def test_chunks_for_the_memory_never_cross_episodes_and_keep_step_order():
@@ -141,3 +144,69 @@ def test_a_dagger_run_with_a_mixture_head_reloads_the_same_policy(tmp_path):
     assert loaded.dagger.components == 3
     obs, _ = gym.make("Groundworld/Push-v0").reset(seed=2)
     np.testing.assert_allclose(policy.act(obs), trained.act(obs), atol=1e-6)
+
+
+def test_symmetry_turns_each_state_with_its_label_and_a_chunk_as_one():
+    """``--symmetry``: a row's state and label go through the same image; a memory chunk keeps one image."""
+    space = gym.make("Groundworld/Push-v0").observation_space
+    obs = {k: np.stack([s.sample() for _ in range(64)]) for k, s in space.spaces.items()}
+    labels = np.random.default_rng(1).uniform(-1, 1, (64, 2)).astype(np.float32)
+    turned, turned_labels, goal = in_random_images((obs, labels, np.arange(64)), np.random.default_rng(0))
+    np.testing.assert_array_equal(goal, np.arange(64))
+    for i in range(64):  # find the one image that maps row i's ball position and label onto the turned ones
+        images = [g for g in range(symmetry.SYMMETRIES)
+                  if np.allclose(symmetry.transform_xy(obs["proprio"][i, :2], g), turned["proprio"][i, :2])
+                  and np.allclose(symmetry.transform_action(labels[i], g), turned_labels[i])]  # fmt: skip
+        assert images, i
+        expected = symmetry.transform_observation({k: v[i] for k, v in obs.items()}, images[0])
+        for key in expected:
+            np.testing.assert_allclose(turned[key][i], expected[key], atol=1e-6)
+    assert sum(not np.allclose(turned_labels[i], labels[i]) for i in range(64)) > 40  # 7 images in 8 move a label
+    # a sequence batch: 4 chunks of 8 rows, labels (4, 8, 2); every row of a chunk in its chunk's image
+    chunk_labels = np.repeat(labels[:4, None], 8, axis=1)
+    chunk_obs = {k: np.repeat(v[:4], 8, axis=0) for k, v in obs.items()}
+    turned, turned_labels = in_random_images((chunk_obs, chunk_labels), np.random.default_rng(2))
+    for c in range(4):
+        rows = turned["proprio"][c * 8 : (c + 1) * 8]
+        assert np.allclose(rows, rows[0]) and np.allclose(turned_labels[c], turned_labels[c, 0])
+
+
+def test_symmetry_is_refused_where_the_instruction_names_a_direction(tmp_path):
+    import pytest
+
+    from agents.config import TrainConfig
+    from agents.dagger import check_symmetric
+    from envs.errors import UsageError
+
+    config = TrainConfig(env="Groundworld/Relation-v0", algo="dagger", run_dir=str(tmp_path))
+    config.dagger.symmetry = True
+    with pytest.raises(UsageError, match="--symmetry needs one task .*Push.*Relation-v0 is not one of them"):
+        check_symmetric(config, gym.make(config.env))
+    config.env = "Groundworld/Push-v0"
+    check_symmetric(config, gym.make(config.env))  # accepted
+
+
+def test_labels_keep_the_goals_zone_and_the_zone_loss_trains_the_pointer_towards_it(tmp_path):
+    """Push names a zone; its labels keep it, and the zone grounding loss falls as the pointer's zone scores pick it."""
+    import torch
+
+    from groundworld.nn import zone_grounding_loss
+
+    vec = gym.make_vec("Groundworld/Push-v0", num_envs=4, vectorization_mode="sync")
+    obs, info = vec.reset(seed=1)
+    goal = np.stack([info["goal"]["object"], info["goal"]["zone"]], -1)
+    assert (goal[:, 1] >= 0).all()
+    store = Labels(vec.single_observation_space, 2, capacity=8)
+    store.add(obs, np.zeros((4, 2), np.float32), goal)
+    back = Labels(vec.single_observation_space, 2, capacity=8)
+    back.load(store.save(tmp_path / "labels.npz"))
+    np.testing.assert_array_equal(back.goal[:4], goal)
+    zone_mask = torch.as_tensor(obs["zone_mask"])
+    n_objects = obs["objects"].shape[1]
+    scores = torch.zeros(4, n_objects + zone_mask.shape[1])
+    right = scores.clone()
+    right[torch.arange(4), n_objects + torch.as_tensor(goal[:, 1])] = 5.0
+    target = torch.as_tensor(goal[:, 1])
+    assert zone_grounding_loss(right, zone_mask, target) < zone_grounding_loss(scores, zone_mask, target)
+    none = torch.full((4,), -1)
+    assert zone_grounding_loss(right, zone_mask, none) == 0.0  # rows that name no zone are skipped

@@ -89,7 +89,10 @@ def test_observations_are_in_space_and_finite(env_id, obs_mode):
     assert isinstance(info["instruction"], str) and tokenizer.decode(obs["instruction"]) == " ".join(
         tokenizer.words(info["instruction"])
     ).replace(" ,", ",")
-    assert set(info["goal"]) == {"object", "position"}
+    assert set(info["goal"]) == {"object", "position", "zone"}
+    zone = info["goal"]["zone"]
+    if zone >= 0 and "zones" in obs:  # the zone the goal names is the one at its target position
+        np.testing.assert_allclose(obs["zones"][zone, :2], info["goal"]["position"][:2], atol=1e-6)
     assert "goal" not in obs
 
 
