@@ -31,3 +31,18 @@ def test_ninety_percent_at_is_the_first_of_two_consecutive_evaluations_when_aske
     assert steps_to(tmp_path / "progress.csv") == (5000, 50.0)
     assert steps_to(tmp_path / "progress.csv", consecutive=2) == (15000, 150.0)  # the row without one is skipped
     assert steps_to(tmp_path / "progress.csv", 0.95, consecutive=2) == (None, None)
+
+
+def test_label_probe_holds_out_whole_episodes(tmp_path):
+    import pytest
+
+    import numpy as np
+
+    from bench.label_probe import load_labels, split_episodes
+
+    episode = np.repeat(np.arange(50), 7)
+    trained, held = split_episodes(episode, np.random.default_rng(0))
+    assert len(np.unique(episode[held])) == 10 and len(trained) + len(held) == len(episode)
+    assert not set(episode[trained]) & set(episode[held])  # no episode on both sides
+    with pytest.raises(SystemExit, match="no labels-\\*.npz: not a DAgger run folder"):
+        load_labels(tmp_path)
