@@ -34,9 +34,8 @@ def test_ninety_percent_at_is_the_first_of_two_consecutive_evaluations_when_aske
 
 
 def test_label_probe_holds_out_whole_episodes(tmp_path):
-    import pytest
-
     import numpy as np
+    import pytest
 
     from bench.label_probe import load_labels, split_episodes
 
