@@ -63,9 +63,9 @@ class EncoderConfig:
     readout_only: bool = False
     """Features are the body state and the pointer's read-out alone (with ``relative``, its geometry too): the
     instruction's embedding and the attention pool over every entity stay out. The words then only choose
-    what the pointer reads, and a head cannot tell episodes apart by them (cloning Push's oracle, the label
-    error on held-out episodes falls by a third, docs/results.md). It sees no other object, so it cannot
-    steer round one."""
+    what the pointer reads, and a head cannot tell episodes apart by them (cloning Push's oracle with
+    ``--symmetry``, the label error on held-out episodes falls from 0.36 to 0.32: ``bench.label_probe``). It
+    sees no other object, so it cannot steer round one."""
 
 
 class InstructionEncoder(nn.Module):
