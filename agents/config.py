@@ -275,6 +275,8 @@ class TrainConfig:
             raise UsageError(f"--relabel is for the native and mbpo agents, not --algo {self.algo}")
         if self.vectorization == "async" and not self.policy_lag:
             raise UsageError("--vectorization async needs --policy-lag 1 (the envs step while the learner updates)")
+        if self.dagger.symmetry:
+            self._check_symmetry()
         if self.multitask and self.algo != "dagger":
             raise UsageError(f"a multi-task run (--env {self.env}) is available for --algo dagger, not {self.algo}")
         self.mbpo.validate()
@@ -282,6 +284,19 @@ class TrainConfig:
             raise UsageError(f"--demo-episodes is for the native and mbpo agents, not --algo {self.algo}")
         if self.shaping.judge and self.algo not in ("native", "mbpo"):
             raise UsageError(f"--judge shaping is available for the native and mbpo agents, not --algo {self.algo}")
+
+    def _check_symmetry(self) -> None:
+        """``--symmetry``: DAgger on one ball task whose instructions name no direction."""
+        from envs.symmetry import symmetric_tasks
+
+        if self.algo != "dagger":
+            raise UsageError(f"--symmetry is for --algo dagger, not {self.algo}")
+        usable = symmetric_tasks()
+        if self.multitask or self.env_ids[0] not in usable:
+            raise UsageError(
+                f"--symmetry needs one task whose scenes can be turned and mirrored ({', '.join(usable)}); "
+                f"{self.env} {'is several tasks' if self.multitask else 'is not one of them'}"
+            )
 
     @property
     def env_ids(self) -> tuple[str, ...]:

@@ -34,7 +34,6 @@ from agents.evaluation import evaluate
 from agents.loop import CHECKPOINT, Schedule, rng_state, stopped
 from agents.policies import TorchPolicy
 from envs import symmetry
-from envs.errors import UsageError
 from envs.files import atomic_path
 from groundworld.checkpoint import load_checkpoint, load_state, save_checkpoint
 from groundworld.layout import CommonLayout
@@ -177,21 +176,6 @@ def in_random_images(batch: tuple, rng: np.random.Generator) -> tuple:
     return (symmetry.transform_observation(obs, per_row), symmetry.transform_action(actions, g), *rest)
 
 
-def check_symmetric(config: TrainConfig, env: gym.Env) -> None:
-    """``--symmetry`` only for one ball task whose instructions name no direction."""
-    if config.dagger.symmetry and (config.multitask or not env.unwrapped.table_symmetric):
-        usable = [t for t in envs.TASKS if _symmetric(t)]
-        raise UsageError(
-            f"--symmetry needs one task whose scenes can be turned and mirrored ({', '.join(usable)}); "
-            f"{config.env} {'is several tasks' if config.multitask else 'is not one of them'}"
-        )
-
-
-@functools.cache
-def _symmetric(env_id: str) -> bool:
-    return bool(gym.make(env_id).unwrapped.table_symmetric)
-
-
 def optimize(
     optim: torch.optim.Optimizer,
     bc_loss: torch.Tensor,
@@ -253,7 +237,6 @@ def train_dagger(config: TrainConfig, run_dir: Path, resume: bool, device: torch
     """The ``--algo dagger`` trainer (see the module docstring)."""
     c = config.dagger
     vec = training_envs(config)
-    check_symmetric(config, vec.envs[0])
     oracles = [envs.make_oracle(env) for env in vec.envs]
     obs_space, act_space = vec.single_observation_space, vec.single_action_space
     if c.memory:

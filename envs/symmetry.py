@@ -20,6 +20,9 @@ Element ``g`` in 0..7: ``g % 4`` quarter turns anticlockwise, after mirroring x 
 
 from __future__ import annotations
 
+import functools
+
+import gymnasium as gym
 import numpy as np
 
 SYMMETRIES = 8
@@ -68,3 +71,13 @@ def transform_observation(obs: dict[str, np.ndarray], g: np.ndarray | int) -> di
 def transform_action(action: np.ndarray, g: np.ndarray | int) -> np.ndarray:
     """The ball's force (..., 2) under symmetry ``g``."""
     return transform_xy(np.asarray(action, dtype=np.float32), g)
+
+
+@functools.cache
+def symmetric_tasks() -> tuple[str, ...]:
+    """The registered task ids whose env class says ``table_symmetric`` (read off the class; no env is built)."""
+    import envs
+
+    return tuple(
+        t for t in envs.TASKS if gym.envs.registration.load_env_creator(gym.spec(t).entry_point).table_symmetric
+    )

@@ -172,18 +172,26 @@ def test_symmetry_turns_each_state_with_its_label_and_a_chunk_as_one():
 
 
 def test_symmetry_is_refused_where_the_instruction_names_a_direction(tmp_path):
+    """Refused before anything is written: a task whose words name directions, several tasks, another agent."""
     import pytest
 
     from agents.config import TrainConfig
-    from agents.dagger import check_symmetric
     from envs.errors import UsageError
 
-    config = TrainConfig(env="Groundworld/Relation-v0", algo="dagger", run_dir=str(tmp_path))
-    config.dagger.symmetry = True
+    def config(env: str, algo: str = "dagger") -> TrainConfig:
+        c = TrainConfig(env=env, algo=algo, run_dir=str(tmp_path / "run"))
+        c.dagger.symmetry = True
+        return c
+
     with pytest.raises(UsageError, match="--symmetry needs one task .*Push.*Relation-v0 is not one of them"):
-        check_symmetric(config, gym.make(config.env))
-    config.env = "Groundworld/Push-v0"
-    check_symmetric(config, gym.make(config.env))  # accepted
+        config("Groundworld/Relation-v0").validate()
+    with pytest.raises(UsageError, match="is several tasks"):
+        config("Groundworld/GoTo-v0,Groundworld/Push-v0").validate()
+    with pytest.raises(UsageError, match="--symmetry is for --algo dagger, not native"):
+        config("Groundworld/Push-v0", algo="native").validate()
+    config("Groundworld/Push-v0").validate()  # accepted
+    assert not (tmp_path / "run").exists()
+    assert set(symmetry.symmetric_tasks()) == {f"Groundworld/{t}-v0" for t in ("GoTo", "Push", "KnockOff", "Sequence")}
 
 
 def test_labels_keep_the_goals_zone_and_the_zone_loss_trains_the_pointer_towards_it(tmp_path):
