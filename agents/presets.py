@@ -29,30 +29,23 @@ TASK_PRESETS: dict[str, str] = {
 """Each task's best measured recipe (``docs/results.md``): ``python -m agents.train --env ID --run-dir DIR`` with
 neither ``--preset`` nor ``--algo`` trains it; other flags given with it win."""
 
+_CONTACT_DAGGER: dict[str, Any] = {
+    "algo": "dagger",
+    "eval_every": 5_000,
+    "relative": True,
+    "symmetry": True,
+    "readout_only": True,
+}
+"""The recipe the contact tasks share (Push, KnockOff); each preset adds its task and length."""
+
 PRESETS.update(
     {
         "goto": {"env": "Groundworld/GoTo-v0", "algo": "native", "steps": 30_000, "eval_every": 5_000},
         # native SAC: 90% of training-split episodes after about 15k real steps
-        "knockoff": {
-            "env": "Groundworld/KnockOff-v0",
-            "algo": "dagger",
-            "steps": 30_000,
-            "eval_every": 5_000,
-            "relative": True,
-            "symmetry": True,
-            "readout_only": True,
-        },
+        "knockoff": {"env": "Groundworld/KnockOff-v0", "steps": 30_000, **_CONTACT_DAGGER},
         # DAgger on the table's eight images of each labelled state, its head reading only what the pointer reads:
         # 90% of training-split episodes after 10k real steps (plain DAgger: 0.72 at 15k, then 0.5-0.6)
-        "push": {
-            "env": "Groundworld/Push-v0",
-            "algo": "dagger",
-            "steps": 60_000,
-            "eval_every": 5_000,
-            "relative": True,
-            "symmetry": True,
-            "readout_only": True,
-        },
+        "push": {"env": "Groundworld/Push-v0", "steps": 60_000, **_CONTACT_DAGGER},
         # the same recipe (plain DAgger: 0.24 at 40k)
         "reach": {
             "env": "Groundworld/Reach-v0",

@@ -21,8 +21,8 @@ import torch
 
 from agents.bc import BCPolicy
 from agents.config import TrainConfig
-from agents.dagger import in_random_images
-from groundworld.nn import EncoderConfig, grounding_loss, obs_to_tensors, zone_grounding_loss
+from agents.dagger import in_random_images, update
+from groundworld.nn import EncoderConfig, obs_to_tensors
 
 
 def load_labels(run: Path) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
@@ -82,15 +82,7 @@ def main(argv: list[str] | None = None) -> None:
         batch = ({k: v[idx] for k, v in obs.items()}, labels[idx], goal[idx])
         if args.symmetry:
             batch = in_random_images(batch, rng)
-        tensors = obs_to_tensors(batch[0])
-        features, match = policy.encoder.encode(tensors)
-        loss = policy.action_loss(features, torch.as_tensor(batch[1])).mean()
-        named = torch.as_tensor(batch[2])
-        loss = loss + grounding_loss(match, tensors["object_mask"], named[:, 0])
-        loss = loss + zone_grounding_loss(match, tensors["zone_mask"], named[:, 1])
-        optim.zero_grad(set_to_none=True)
-        loss.backward()
-        optim.step()
+        update(policy, optim, batch, grounding=1.0, device=torch.device("cpu"))  # DAgger's own update step
         if step % args.report_every == 0 or step == args.steps:
             seen = np.sort(rng.choice(train_rows, min(8000, len(train_rows)), replace=False))
             print(

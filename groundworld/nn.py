@@ -302,7 +302,7 @@ class GroundedEncoder(nn.Module):
         instr = self.instruction(obs["instruction"])
         parts, match = [instr], None
         if self.has_state:
-            body = self.body(torch.cat([obs["proprio"], *(obs[k] for k in self.extra)], dim=-1))
+            body = self.embed_body(obs)
             values = torch.cat([self.objects(obs["objects"], instr), self.zones(obs["zones"], instr)], dim=1)
             keys = torch.cat(
                 [
@@ -316,26 +316,31 @@ class GroundedEncoder(nn.Module):
             match = self.vote(obs)
             parts += [body, self.pool(keys, values, mask, query, match)]
             if self.pointer is not None:
-                match = self.pointer.scores(obs)
-                readout = self.pointer(obs, match)
-                parts.append(readout)
-                if self.relative:
-                    parts.append(relative_readout(readout, self.effector(obs["proprio"])))
+                read, match = self.read_pointer(obs)
+                parts += read
         if self.has_pixels:
             parts.append(self.pixels(obs["pixels"], instr))
         return torch.cat(parts, dim=-1), match
 
     def encode_readout(self, obs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`encode` with ``readout_only``: the body state and the pointer's read-out."""
-        body = self.body(torch.cat([obs["proprio"], *(obs[k] for k in self.extra)], dim=-1))
-        match = self.pointer.scores(obs)
-        readout = self.pointer(obs, match)
-        parts = [body, readout]
-        if self.relative:
-            parts.append(relative_readout(readout, self.effector(obs["proprio"])))
+        read, match = self.read_pointer(obs)
+        parts = [self.embed_body(obs), *read]
         if self.has_pixels:
             parts.append(self.pixels(obs["pixels"], self.instruction(obs["instruction"])))
         return torch.cat(parts, dim=-1), match
+
+    def embed_body(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The embedded body state (proprio and the extra body keys)."""
+        return self.body(torch.cat([obs["proprio"], *(obs[k] for k in self.extra)], dim=-1))
+
+    def read_pointer(self, obs: dict[str, torch.Tensor]) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """([the pointer's read-out, and with ``relative`` its geometry], the pointer's entity scores)."""
+        match = self.pointer.scores(obs)
+        readout = self.pointer(obs, match)
+        if self.relative:
+            return [readout, relative_readout(readout, self.effector(obs["proprio"]))], match
+        return [readout], match
 
     def effector(self, proprio: torch.Tensor) -> torch.Tensor:
         """(B, 2): the effector's table-plane position inside ``proprio``."""
@@ -383,25 +388,25 @@ def relative_readout(readout: torch.Tensor, effector: torch.Tensor) -> torch.Ten
     return torch.cat([to_object, to_zone, *lengths, u_object, u_zone, cos, sin], -1)
 
 
+def _choice_loss(scores: torch.Tensor, mask: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of ``scores`` (B, N) over the entities ``mask`` keeps against ``target`` (B,); rows whose
+    target is -1 are skipped (no branch on the data, so the loss compiles into one graph)."""
+    known = (target >= 0).float()
+    per_row = F.cross_entropy(scores.masked_fill(mask < 0.5, -1e4), target.long().clamp(min=0), reduction="none")
+    return (per_row * known).sum() / known.sum().clamp(min=1.0)
+
+
 def grounding_loss(scores: torch.Tensor, object_mask: torch.Tensor, goal_object: torch.Tensor) -> torch.Tensor:
     """Cross-entropy of entity scores (B, objects + zones; e.g. :meth:`GroundedEncoder.match`) over
-    the present objects against the goal's object; rows whose goal names no object (-1) are skipped
-    (no branch on the data, so the loss compiles into one graph)."""
-    known = (goal_object >= 0).float()
-    n = object_mask.shape[1]
-    objects = scores[:, :n].masked_fill(object_mask < 0.5, -1e4)
-    per_row = F.cross_entropy(objects, goal_object.long().clamp(min=0), reduction="none")
-    return (per_row * known).sum() / known.sum().clamp(min=1.0)
+    the present objects against the goal's object; rows whose goal names no object (-1) are skipped."""
+    return _choice_loss(scores[:, : object_mask.shape[1]], object_mask, goal_object)
 
 
 def zone_grounding_loss(scores: torch.Tensor, zone_mask: torch.Tensor, goal_zone: torch.Tensor) -> torch.Tensor:
     """Cross-entropy of the zone part of entity scores (B, objects + zones) over the present zones against the goal's
     zone; rows whose goal names no zone (-1) are skipped. Without it the pointer learns which zone is meant only
     through the action loss, and reads half of one zone and half of the other."""
-    known = (goal_zone >= 0).float()
-    zones = scores[:, -zone_mask.shape[1] :].masked_fill(zone_mask < 0.5, -1e4)
-    per_row = F.cross_entropy(zones, goal_zone.long().clamp(min=0), reduction="none")
-    return (per_row * known).sum() / known.sum().clamp(min=1.0)
+    return _choice_loss(scores[:, -zone_mask.shape[1] :], zone_mask, goal_zone)
 
 
 def mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int, layer_norm: bool = False) -> nn.Sequential:
