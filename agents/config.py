@@ -195,6 +195,10 @@ class DAggerConfig:
     ema: Annotated[float, Range(0, 1, high_open=True)] = 0.0
     """Decay of an exponential moving average of the policy's weights, which then acts, is evaluated and is
     saved (0: the trained weights themselves). Averaging smooths the update-to-update swings of cloning."""
+    pointer_pretrain: Annotated[int, NonNegative] = 0
+    """Steps of training the encoder's goal pointer alone on ``groundworld.grounding.SCENES`` fresh training-split
+    scenes (their first observations and privileged goals; no oracle, no env step) before the first real step. On
+    the learner's first few dozen scenes alone it learns which objects are never named, not what the words mean."""
     symmetry: bool = False
     """Train on each labelled state in a random one of the table's eight images (turned, mirrored; its label
     turned with it, :mod:`envs.symmetry`): eight scenes per visited state. For ball tasks that name no direction."""

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import copy
 import functools
+import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -36,20 +38,35 @@ from agents.policies import TorchPolicy
 from envs import symmetry
 from envs.files import atomic_path
 from groundworld.checkpoint import load_checkpoint, load_state, save_checkpoint
+from groundworld.grounding import SCENES, first_scenes, pointer_losses, pretrain_pointer
 from groundworld.layout import CommonLayout
-from groundworld.nn import grounding_loss, obs_to_tensors, zone_grounding_loss
+from groundworld.nn import GoalPointer, obs_to_tensors
 from groundworld.runs import RunLogger
+
+GOAL_COLUMNS = ("object", "zone", "reference")
+"""The privileged ``info["goal"]`` indices each label keeps (-1: none), which train the encoder's pointer."""
+
+
+def goal_rows(info: dict, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """((n, 3) goal indices, (n, 2) target x, y) from a vector env's ``info`` (-1 and 0 where it reports no goal)."""
+    if "goal" not in info:
+        return np.full((n, len(GOAL_COLUMNS)), -1), np.zeros((n, 2), np.float32)
+    goal = info["goal"]
+    ids = np.stack([np.asarray(goal.get(k, np.full(n, -1))) for k in GOAL_COLUMNS], -1)
+    return ids, np.asarray(goal["position"], dtype=np.float32)[:, :2]
 
 
 class Labels:
     """A ring buffer of (observation, oracle action, goal) rows, saved as one ``.npz``. The goal is the privileged
-    ``info["goal"]``'s object and zone (-1: none), which train the encoder's pointer."""
+    ``info["goal"]``'s object, zone and reference object (-1: none) and its target position's x, y (``place``),
+    which train the encoder's pointer."""
 
     def __init__(self, observation_space: gym.spaces.Dict, action_dim: int, capacity: int):
         self.keys = tuple(observation_space.spaces)
         self.obs = {k: np.zeros((capacity, *s.shape), dtype=s.dtype) for k, s in observation_space.spaces.items()}
         self.action = np.zeros((capacity, action_dim), dtype=np.float32)
-        self.goal = np.full((capacity, 2), -1, dtype=np.int64)
+        self.goal = np.full((capacity, len(GOAL_COLUMNS)), -1, dtype=np.int64)
+        self.place = np.zeros((capacity, 2), dtype=np.float32)
         self.episode = np.full(capacity, -1, dtype=np.int64)
         self.prev = np.full(capacity, -1, dtype=np.int64)
         """Row of the same episode's previous step (-1 at an episode's first step)."""
@@ -65,16 +82,19 @@ class Labels:
         goal: np.ndarray,
         episode: np.ndarray | None = None,
         prev: np.ndarray | None = None,
+        place: np.ndarray | None = None,
     ) -> np.ndarray:
         """Add rows (a leading batch axis), each of ``episode`` after row ``prev`` (-1: its first step); ``goal`` is
-        (n, 2) objects and zones, or (n,) objects alone. Past ``capacity`` the oldest rows are overwritten. Returns
-        the rows written."""
+        (n, k) the first k of :data:`GOAL_COLUMNS`, or (n,) objects alone, and ``place`` (n, 2) the goal's target
+        x, y. Past ``capacity`` the oldest rows are overwritten. Returns the rows written."""
         idx = (self.pos + np.arange(len(action))) % self.capacity
         for k in self.keys:
             self.obs[k][idx] = obs[k]
         self.action[idx] = action
-        goal = np.asarray(goal)
-        self.goal[idx] = goal if goal.ndim == 2 else np.stack([goal, np.full_like(goal, -1)], axis=-1)
+        goal = np.asarray(goal).reshape(len(action), -1)
+        self.goal[idx] = -1
+        self.goal[idx, : goal.shape[1]] = goal
+        self.place[idx] = 0.0 if place is None else place
         self.episode[idx] = -1 if episode is None else episode
         self.prev[idx] = -1 if prev is None else prev
         self.pos = int((self.pos + len(action)) % self.capacity)
@@ -98,23 +118,26 @@ class Labels:
         return rows, start
 
     def sequence_sample(self, batch_size: int, length: int, rng: np.random.Generator):
-        """:meth:`chunks` as arrays to train on: observations (B * length rows), labels (B, length, A), goal
-        objects, ``start`` and ``counted`` (False on the repeated positions before an episode's first step)."""
+        """:meth:`chunks` as arrays to train on: observations (B * length rows), labels (B, length, A), goals and
+        places (B * length rows), ``start`` and ``counted`` (False on the repeated positions before an episode's first
+        step)."""
         rows, start = self.chunks(batch_size, length, rng)
         counted = np.ones_like(start)
         counted[:, :-1] = rows[:, :-1] != rows[:, 1:]
         flat = rows.reshape(-1)
         obs = {k: v[flat] for k, v in self.obs.items()}
-        return obs, self.action[rows], self.goal[flat], start, counted
+        return obs, self.action[rows], self.goal[flat], self.place[flat], start, counted
 
-    def sample(self, batch_size: int, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    def sample(self, batch_size: int, rng: np.random.Generator) -> tuple:
+        """(observations, labels, goals, places) of ``batch_size`` random rows."""
         idx = rng.integers(0, self.size, size=batch_size)
-        return {k: v[idx] for k, v in self.obs.items()}, self.action[idx], self.goal[idx]
+        return {k: v[idx] for k, v in self.obs.items()}, self.action[idx], self.goal[idx], self.place[idx]
 
     def save(self, path: Path) -> Path:
         n = self.size
         arrays = {f"obs/{k}": v[:n] for k, v in self.obs.items()}
-        arrays.update(action=self.action[:n], goal_object=self.goal[:n, 0], goal_zone=self.goal[:n, 1])
+        arrays.update(action=self.action[:n], goal_place=self.place[:n])
+        arrays.update({f"goal_{name}": self.goal[:n, i] for i, name in enumerate(GOAL_COLUMNS)})
         arrays.update(episode=self.episode[:n])
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
             np.savez(f, prev=self.prev[:n], pos=self.pos, **arrays)
@@ -126,26 +149,34 @@ class Labels:
             for k in self.keys:
                 self.obs[k][:n] = archive[f"obs/{k}"]
             self.action[:n] = archive["action"]
-            self.goal[:n, 0] = archive["goal_object"]
-            self.goal[:n, 1] = archive["goal_zone"] if "goal_zone" in archive else -1  # saved before zones were kept
+            for i, name in enumerate(GOAL_COLUMNS):  # labels saved before zones or references were kept: -1
+                self.goal[:n, i] = archive[f"goal_{name}"] if f"goal_{name}" in archive else -1
+            self.place[:n] = archive["goal_place"] if "goal_place" in archive else 0.0
             if "episode" in archive:  # labels saved before episodes were kept load as one-step episodes
                 self.episode[:n], self.prev[:n] = archive["episode"], archive["prev"]
             self.pos = int(archive["pos"])
         self.size = n
 
 
+def make_train_env(config: TrainConfig) -> Callable[[str], gym.Env]:
+    """A maker of the run's training-split envs by id; for several tasks, each in the common observation layout
+    (:mod:`groundworld.layout`) so that they batch together."""
+
+    def make(env_id: str) -> gym.Env:
+        env = gym.make(env_id, reward_mode=config.reward_mode, split="train")
+        return CommonLayout(env) if config.multitask else env
+
+    return make
+
+
 def training_envs(config: TrainConfig) -> gym.vector.VectorEnv:
-    """``config.num_envs`` envs of the run's task; for several tasks, env i runs task i mod n, each in the
-    common observation layout (:mod:`groundworld.layout`) so that they batch into one vector env."""
+    """``config.num_envs`` envs of the run's task; for several tasks, env i runs task i mod n."""
     ids = config.env_ids
     if len(ids) == 1:
         return gym.make_vec(
             ids[0], num_envs=config.num_envs, vectorization_mode="sync", reward_mode=config.reward_mode, split="train"
         )
-
-    def make(env_id: str) -> gym.Env:
-        return CommonLayout(gym.make(env_id, reward_mode=config.reward_mode, split="train"))
-
+    make = make_train_env(config)
     return gym.vector.SyncVectorEnv([functools.partial(make, ids[i % len(ids)]) for i in range(config.num_envs)])
 
 
@@ -168,12 +199,14 @@ def label_and_act(
 
 
 def in_random_images(batch: tuple, rng: np.random.Generator) -> tuple:
-    """``batch`` (observations, labels, ...) with each label's row, or each chunk of rows of a sequence batch, in a
-    random one of the table's eight images (:mod:`envs.symmetry`), the label turned with its state."""
-    obs, actions, *rest = batch
+    """``batch`` (observations, labels, goals, places, ...) with each label's row, or each chunk of rows of a sequence
+    batch, in a random one of the table's eight images (:mod:`envs.symmetry`), the label and place turned with its
+    state."""
+    obs, actions, goal, place, *rest = batch
     g = rng.integers(0, symmetry.SYMMETRIES, size=len(actions))
     per_row = np.repeat(g, len(obs["proprio"]) // len(actions))  # a chunk of a sequence batch keeps one image
-    return (symmetry.transform_observation(obs, per_row), symmetry.transform_action(actions, g), *rest)
+    turned = symmetry.transform_observation(obs, per_row), symmetry.transform_action(actions, g)
+    return (*turned, goal, symmetry.transform_xy(place, per_row), *rest)
 
 
 def optimize(
@@ -182,18 +215,20 @@ def optimize(
     match: torch.Tensor | None,
     obs: dict[str, torch.Tensor],
     goal: np.ndarray,
+    place: np.ndarray,
     grounding: float,
     device: torch.device,
+    pointer: GoalPointer | None = None,
 ) -> dict[str, float]:
     """Add the grounding losses (the encoder's match against the goal's object, and against its zone where it names
-    one) to ``bc_loss`` and take one optimizer step; returns the losses."""
+    one; with a ``reference`` pointer, against its reference object and its target place) to ``bc_loss`` and take one
+    optimizer step; returns the losses."""
     out = {"bc_loss": bc_loss}
     loss = bc_loss
     if grounding > 0 and match is not None:
-        goal = torch.as_tensor(goal, device=device)
-        out["grounding_loss"] = grounding_loss(match, obs["object_mask"], goal[:, 0])
-        out["zone_grounding_loss"] = zone_grounding_loss(match, obs["zone_mask"], goal[:, 1])
-        loss = loss + grounding * (out["grounding_loss"] + out["zone_grounding_loss"])
+        goal_t, place_t = torch.as_tensor(goal, device=device), torch.as_tensor(place, device=device)
+        out.update(pointer_losses(match, obs, goal_t, place_t, pointer))
+        loss = loss + grounding * sum(v for k, v in out.items() if k != "bc_loss")
     optim.zero_grad(set_to_none=True)
     loss.backward()
     optim.step()
@@ -204,11 +239,11 @@ def update(
     policy: BCPolicy, optim: torch.optim.Optimizer, batch: tuple, grounding: float, device: torch.device
 ) -> dict[str, float]:
     """One regression step of the policy's action onto the oracle's labels (plus the grounding loss)."""
-    obs_np, labels, goal = batch
+    obs_np, labels, goal, place = batch
     obs = obs_to_tensors(obs_np, device)
     features, match = policy.encoder.encode(obs)
     loss = policy.action_loss(features, torch.as_tensor(labels, device=device)).mean()
-    return optimize(optim, loss, match, obs, goal, grounding, device)
+    return optimize(optim, loss, match, obs, goal, place, grounding, device, policy.encoder.pointer)
 
 
 def update_recurrent(
@@ -221,7 +256,7 @@ def update_recurrent(
 ) -> dict[str, float]:
     """One regression step of a policy with memory on chunks of consecutive steps (:meth:`Labels.sequence_sample`);
     the first ``burn_in`` steps of each chunk only warm its memory up."""
-    obs_np, labels, goal, start, counted = batch
+    obs_np, labels, goal, place, start, counted = batch
     b, t = start.shape
     obs = obs_to_tensors(obs_np, device)
     features, match = policy.encoder.encode(obs)
@@ -230,7 +265,7 @@ def update_recurrent(
     weight[:, :burn_in] = 0.0
     error = policy.action_loss(inputs, torch.as_tensor(labels, device=device))
     loss = (error * weight).sum() / weight.sum().clamp(min=1.0)
-    return optimize(optim, loss, match, obs, goal, grounding, device)
+    return optimize(optim, loss, match, obs, goal, place, grounding, device, policy.encoder.pointer)
 
 
 def train_dagger(config: TrainConfig, run_dir: Path, resume: bool, device: torch.device) -> TorchPolicy:
@@ -249,6 +284,13 @@ def train_dagger(config: TrainConfig, run_dir: Path, resume: bool, device: torch
     labels = Labels(obs_space, act_space.shape[0], config.buffer_size)
     rng = np.random.default_rng(config.seed)
     step, episodes, wall = 0, 0, 0.0
+    if c.pointer_pretrain and learner.encoder.pointer is not None and not resume:  # counted in the run's wall-clock
+        start = time.perf_counter()
+        scenes = first_scenes(make_train_env(config), config.env_ids, SCENES, seed=config.seed + 50_000_000)
+        pretrain_pointer(learner.encoder.pointer, scenes, c.pointer_pretrain, rng, config.sac.batch_size, config.sac.lr)
+        if c.ema > 0:
+            policy.load_state_dict(learner.state_dict())
+        wall = time.perf_counter() - start
     if resume:
         payload = load_checkpoint(run_dir / CHECKPOINT, expect={"algo": "dagger", "env": config.env})
         load_state(policy, payload["policy"], "policy")
@@ -304,11 +346,14 @@ def train_dagger(config: TrainConfig, run_dir: Path, resume: bool, device: torch
         expert, action = label_and_act(oracles, policy, obs, beta_at(c, step), rng)
         live = ~after_reset  # a row that just ended shows its last state until the next step resets it
         rows = np.flatnonzero(live)
-        goal = np.full((vec.num_envs, 2), -1)
-        if "goal" in info:
-            goal = np.stack([info["goal"]["object"], info["goal"]["zone"]], -1)
+        goal, place = goal_rows(info, vec.num_envs)
         written = labels.add(
-            {k: v[rows] for k, v in obs.items()}, expert[rows], goal[rows], episode_id[rows], last_row[rows]
+            {k: v[rows] for k, v in obs.items()},
+            expert[rows],
+            goal[rows],
+            episode_id[rows],
+            last_row[rows],
+            place[rows],
         )
         last_row[rows] = written
         obs, _, terminated, truncated, info = vec.step(action)

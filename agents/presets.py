@@ -25,6 +25,7 @@ TASK_PRESETS: dict[str, str] = {
     "Groundworld/Reach-v0": "reach",
     "Groundworld/Push-v0": "push",
     "Groundworld/KnockOff-v0": "knockoff",
+    "Groundworld/Relation-v0": "relation",
 }
 """Each task's best measured recipe (``docs/results.md``): ``python -m agents.train --env ID --run-dir DIR`` with
 neither ``--preset`` nor ``--algo`` trains it; other flags given with it win."""
@@ -33,20 +34,23 @@ _CONTACT_DAGGER: dict[str, Any] = {
     "algo": "dagger",
     "eval_every": 5_000,
     "relative": True,
-    "symmetry": True,
     "readout_only": True,
+    "pointer_pretrain": 6_000,
 }
-"""The recipe the contact tasks share (Push, KnockOff); each preset adds its task and length."""
+"""The recipe the contact tasks share (Push, KnockOff, Relation); each preset adds its task, its length, and
+``symmetry`` where the words name no direction."""
 
 PRESETS.update(
     {
         "goto": {"env": "Groundworld/GoTo-v0", "algo": "native", "steps": 30_000, "eval_every": 5_000},
         # native SAC: 90% of training-split episodes after about 15k real steps
-        "knockoff": {"env": "Groundworld/KnockOff-v0", "steps": 30_000, **_CONTACT_DAGGER},
-        # DAgger on the table's eight images of each labelled state, its head reading only what the pointer reads:
-        # 90% of training-split episodes after 10k real steps (plain DAgger: 0.72 at 15k, then 0.5-0.6)
-        "push": {"env": "Groundworld/Push-v0", "steps": 60_000, **_CONTACT_DAGGER},
+        "knockoff": {"env": "Groundworld/KnockOff-v0", "steps": 30_000, "symmetry": True, **_CONTACT_DAGGER},
+        # DAgger on the table's eight images of each labelled state, its head reading only what the pointer reads,
+        # the pointer first taught on fresh scenes (plain DAgger: 0.72 at 15k, then 0.5-0.6)
+        "push": {"env": "Groundworld/Push-v0", "steps": 60_000, "symmetry": True, **_CONTACT_DAGGER},
         # the same recipe (plain DAgger: 0.24 at 40k)
+        "relation": {"env": "Groundworld/Relation-v0", "steps": 40_000, "pointer_reference": True, **_CONTACT_DAGGER},
+        # the pointer also reads the reference object and the place beside it that the words name
         "reach": {
             "env": "Groundworld/Reach-v0",
             "algo": "dagger",

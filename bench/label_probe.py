@@ -21,19 +21,20 @@ import torch
 
 from agents.bc import BCPolicy
 from agents.config import TrainConfig
-from agents.dagger import in_random_images, update
+from agents.dagger import Labels, in_random_images, update
 from groundworld.nn import EncoderConfig, obs_to_tensors
 
 
-def load_labels(run: Path) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
-    """(observations, labels, goals (object, zone), episode ids) of the run's last saved label file."""
+def load_labels(run: Path, space: gym.spaces.Dict, action_dim: int) -> Labels:
+    """The run's last saved label file."""
     files = sorted(run.glob("labels-*.npz"), key=lambda p: int(p.stem.split("-")[1]))
     if not files:
         raise SystemExit(f"{run} has no labels-*.npz: not a DAgger run folder (python -m agents.train --algo dagger)")
     with np.load(files[-1]) as z:
-        obs = {k[4:]: z[k] for k in z.files if k.startswith("obs/")}
-        zone = z["goal_zone"] if "goal_zone" in z.files else np.full_like(z["goal_object"], -1)
-        return obs, z["action"], np.stack([z["goal_object"], zone], -1), z["episode"]
+        capacity = len(z["action"])
+    labels = Labels(space, action_dim, capacity)
+    labels.load(files[-1])
+    return labels
 
 
 def split_episodes(episode: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -69,9 +70,10 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(args.seed)
     torch.set_num_threads(1)
     rng = np.random.default_rng(args.seed)
-    obs, labels, goal, episode = load_labels(args.run)
-    train_rows, held_rows = split_episodes(episode, rng)
     env = gym.make(TrainConfig.from_run(args.run).env_ids[0])
+    store = load_labels(args.run, env.observation_space, env.action_space.shape[0])
+    obs, labels = {k: v[: len(store)] for k, v in store.obs.items()}, store.action[: len(store)]
+    train_rows, held_rows = split_episodes(store.episode[: len(store)], rng)
     encoder = EncoderConfig(relative=args.relative, readout_only=args.readout_only)
     policy = BCPolicy(env.observation_space, env.action_space, (256, 256), encoder)
     optim = torch.optim.Adam(policy.parameters(), lr=3e-4)
@@ -79,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     for step in range(1, args.steps + 1):
         idx = train_rows[rng.integers(0, len(train_rows), args.batch_size)]
-        batch = ({k: v[idx] for k, v in obs.items()}, labels[idx], goal[idx])
+        batch = ({k: v[idx] for k, v in obs.items()}, labels[idx], store.goal[idx], store.place[idx])
         if args.symmetry:
             batch = in_random_images(batch, rng)
         update(policy, optim, batch, grounding=1.0, device=torch.device("cpu"))  # DAgger's own update step

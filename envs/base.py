@@ -34,6 +34,10 @@ from envs.scene import MAX_OBJECTS, MAX_ZONES, TABLE_TOP, ObjectSpec, ZoneSpec
 OBJECT_FEATURES = 16  # position (3), velocity (3), colour one-hot (6), shape one-hot (3), half-extent (1)
 HALF_EXTENT = OBJECT_FEATURES - 1  # index of an object's half-extent (its resting height) among its features
 OBJECT_DYNAMIC = 6  # the first OBJECT_DYNAMIC object features change within an episode, the rest are attributes
+_COLOURS, _SHAPES = len(scene.COLOR_NAMES), len(scene.SHAPES)
+OBJECT_ATTRIBUTE_GROUPS = ((0, _COLOURS), (_COLOURS, _COLOURS + _SHAPES), (_COLOURS + _SHAPES, _COLOURS + _SHAPES + 1))
+"""Where an object's colour one-hot, shape one-hot and size lie among its attributes (its features after
+``OBJECT_DYNAMIC``): what one word of an instruction may describe."""
 ZONE_FEATURES = 9  # x, y, radius, colour one-hot (6)
 ZONE_GEOMETRY = 3  # the first ZONE_GEOMETRY zone features are geometry, the rest its colour
 FRAME_SKIP = 20
@@ -212,6 +216,10 @@ class GroundworldEnv(gym.Env):
 
     def goal_zone(self) -> int:
         """Index of the zone the goal names (-1: it names none) - privileged."""
+        return -1
+
+    def goal_reference(self) -> int:
+        """Index of the object the goal places its object relative to (-1: none) - privileged."""
         return -1
 
     # ------------------------------------------------------------------ reset
@@ -564,7 +572,12 @@ class GroundworldEnv(gym.Env):
             "instruction": self.instruction,
             "is_success": status is Status.SUCCESS,
             "is_failure": status is Status.FAILURE,
-            "goal": {"object": target, "position": position, "zone": self.goal_zone()},
+            "goal": {
+                "object": target,
+                "position": position,
+                "zone": self.goal_zone(),
+                "reference": self.goal_reference(),
+            },
             "physics_error": physics_error,
         }
 

@@ -259,7 +259,10 @@ def to_dict(config: Any) -> dict[str, Any]:
 
 
 def from_dict(cls: type, data: Mapping[str, Any], source: str = "config") -> Any:
-    """Dataclass ``cls`` from :func:`to_dict` data; unknown keys are a :class:`UsageError` naming ``source``."""
+    """Dataclass ``cls`` from :func:`to_dict` data; unknown keys are a :class:`UsageError` naming ``source``.
+
+    A field missing from ``data`` takes its value from ``cls.SAVED_DEFAULTS`` if that names it (a field added after
+    configs were saved, whose new default would change what an old saved config means), else its default."""
     if not isinstance(data, Mapping):
         raise UsageError(f"{source}: expected a mapping of config fields, got {type(data).__name__}")
     hints = typing.get_type_hints(cls, include_extras=True)
@@ -268,6 +271,7 @@ def from_dict(cls: type, data: Mapping[str, Any], source: str = "config") -> Any
     if unknown:
         raise UsageError(f"{source}: unknown {cls.__name__} field(s) {unknown}; known: {sorted(names)}")
     values = {}
+    data = {**getattr(cls, "SAVED_DEFAULTS", {}), **data}
     for name, value in data.items():
         base = _unwrap(hints[name])[0]
         if dataclasses.is_dataclass(base):

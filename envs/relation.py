@@ -64,6 +64,9 @@ class RelationEnv(GroundworldEnv):
         gap = view.gap(target)
         return rules.relation_potential(view.xy(target), view.xy(ref), self.goal.axis, gap, self.approach_weight)
 
+    def goal_reference(self) -> int:
+        return self.goal.targets[1]
+
     def goal_target(self) -> tuple[int, np.ndarray]:
         target = self.goal.targets[0]
         x, y = self._aim()

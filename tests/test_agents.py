@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import pickle
@@ -28,6 +29,7 @@ from agents.training import config_from_args
 from envs import tokenizer
 from groundworld.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from groundworld.collect import Collector
+from groundworld.grounding import first_scenes, pretrain_pointer
 from groundworld.nn import EncoderConfig, GroundedEncoder, grounding_loss, obs_to_tensors
 from groundworld.replay import ReplayBuffer
 from tests.conftest import TASK_IDS, random_policy
@@ -552,44 +554,33 @@ def test_grounding_loss_teaches_the_match_to_pick_the_goal_object():
     assert last < 0.5 * first
 
 
-def _first_observations(env_id: str, split: str, n: int, seed: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    env = gym.make(env_id, split=split)
-    observations, goals = [], []
-    for i in range(n):
-        obs, info = env.reset(seed=seed + i)
-        observations.append(obs)
-        goals.append(info["goal"]["object"])
-    batch = {k: np.stack([o[k] for o in observations]) for k in observations[0]}
-    return obs_to_tensors(batch), torch.tensor(goals)
-
-
-@pytest.mark.parametrize("env_id", ["Groundworld/GoTo-v0", "Groundworld/Push-v0"])
+@pytest.mark.parametrize(
+    "env_id", ["Groundworld/GoTo-v0", "Groundworld/Push-v0", "Groundworld/KnockOff-v0", "Groundworld/Relation-v0"]
+)
 def test_goal_pointer_finds_objects_named_by_colour_shape_pairs_never_seen_in_training(env_id):
-    """Trained on the train split only, the conjunctive match picks the named object for
-    held-out colour-shape pairs, and the pointer reads out that object's position."""
+    """Taught on fresh train-split scenes only (``groundworld.grounding``), the pointer picks the named object for
+    held-out colour-shape pairs (present in training scenes only as distractors) and reads out its position; with
+    ``reference`` (Relation) it also picks the reference object and reads the place beside it the words name."""
     torch.manual_seed(0)
-    train, train_goals = _first_observations(env_id, "train", 2000, seed=0)
-    heldout, heldout_goals = _first_observations(env_id, "heldout", 300, seed=50_000)
-    encoder = GroundedEncoder(gym.make(env_id).observation_space, EncoderConfig(pointer=True))
-    optim = torch.optim.Adam(encoder.pointer.parameters(), lr=1e-2)
-
-    def object_scores(obs):
-        n = obs["objects"].shape[1]
-        return encoder.match(obs)[:, :n].masked_fill(obs["object_mask"] < 0.5, -1e4)
-
-    for _ in range(800):
-        idx = torch.randint(0, len(train_goals), (64,))
-        loss = torch.nn.functional.cross_entropy(object_scores({k: v[idx] for k, v in train.items()}), train_goals[idx])
-        optim.zero_grad()
-        loss.backward()
-        optim.step()
+    reference = env_id == "Groundworld/Relation-v0"
+    encoder = GroundedEncoder(gym.make(env_id).observation_space, EncoderConfig(pointer_reference=reference))
+    train = first_scenes(gym.make, [env_id], 2000, seed=0)
+    pretrain_pointer(encoder.pointer, train, 800, np.random.default_rng(0), batch_size=64, lr=1e-2)
+    obs_np, goal, place = first_scenes(functools.partial(gym.make, split="heldout"), [env_id], 300, seed=50_000)
+    heldout, rows = obs_to_tensors(obs_np), torch.arange(len(goal))
     with torch.no_grad():
-        accuracy = (object_scores(heldout).argmax(1) == heldout_goals).float().mean().item()
-        where = encoder.pointer(heldout, encoder.match(heldout))[:, :3]
-    assert accuracy >= 0.9, accuracy
-    goal_position = heldout["objects"][torch.arange(len(heldout_goals)), heldout_goals, :3]
-    close = (where - goal_position).norm(dim=-1) < 0.05
+        scores = encoder.match(heldout)
+        objects, _ = encoder.pointer.weights(heldout, scores)
+        where = encoder.pointer(heldout, scores)
+    accuracy = (objects.argmax(1).numpy() == goal[:, 0]).mean()
+    assert accuracy >= 0.97, accuracy
+    close = (where[:, :3] - heldout["objects"][rows, goal[:, 0], :3]).norm(dim=-1) < 0.05
     assert close.float().mean().item() >= 0.8
+    if reference:
+        picked = encoder.pointer.reference_weights(heldout, scores).argmax(1).numpy()
+        assert (picked == goal[:, 2]).mean() >= 0.97
+        error = np.linalg.norm(where[:, -2:].numpy() - place, axis=1)
+        assert np.mean(error < 0.03) >= 0.9, np.mean(error)
 
 
 def test_native_checkpoints_from_before_the_goal_pointer_still_load():
@@ -666,11 +657,12 @@ def test_readout_only_features_are_the_body_and_what_the_pointer_reads(env_id):
 
 
 # ---------------------------------------------------------------- speed paths: compiled loss, bf16 heads
-def test_pointer_gate_matmuls_equal_its_convolutions():
-    encoder = GroundedEncoder(gym.make("Groundworld/GoTo-v0").observation_space)
+@pytest.mark.parametrize("groups", [True, False])
+def test_pointer_gate_matmuls_equal_its_convolutions(groups):
+    encoder = GroundedEncoder(gym.make("Groundworld/GoTo-v0").observation_space, EncoderConfig(pointer_groups=groups))
     tokens = torch.as_tensor(batch_of(gym.make("Groundworld/GoTo-v0"), 6)["instruction"]).long()
     pointer = encoder.pointer
-    convolved = pointer.gate(pointer.tokens(tokens).transpose(1, 2)).squeeze(1)
+    convolved = pointer.gate(pointer.tokens(tokens).transpose(1, 2)).transpose(1, 2)
     torch.testing.assert_close(pointer.gate_logits(tokens), convolved, atol=1e-5, rtol=1e-5)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import envs
 from agents.bc import BCPolicy
 from agents.config import DAggerConfig
-from agents.dagger import Labels, beta_at, in_random_images, label_and_act
+from agents.dagger import Labels, beta_at, goal_rows, in_random_images, label_and_act
 from envs import symmetry
 
 
@@ -43,13 +43,13 @@ def test_beta_decays_to_zero_and_labels_keep_their_rows(tmp_path):
     np.testing.assert_array_equal(back.action, store.action)
     assert back.pos == store.pos and len(back) == 4
     with np.load(tmp_path / "labels.npz") as archive:  # a run saved before episodes were kept still resumes
-        kept = {k: archive[k] for k in archive.files if k not in ("episode", "prev", "goal_zone")}
+        kept = {k: archive[k] for k in archive.files if k not in ("episode", "prev", "goal_zone", "goal_reference")}
         np.savez(tmp_path / "old.npz", **kept)
     old = Labels(space, 2, capacity=4)
     old.load(tmp_path / "old.npz")
     np.testing.assert_array_equal(old.action, store.action)
     assert (old.prev == -1).all() and old.chunks(2, 3, np.random.default_rng(0))[1].all()  # one-step episodes
-    assert (old.goal[:, 1] == -1).all()  # and name no zone
+    assert (old.goal[:, 1:] == -1).all()  # and name no zone nor reference object
 
 
 def test_chunks_for_the_memory_never_cross_episodes_and_keep_step_order():
@@ -151,13 +151,16 @@ def test_symmetry_turns_each_state_with_its_label_and_a_chunk_as_one():
     space = gym.make("Groundworld/Push-v0").observation_space
     obs = {k: np.stack([s.sample() for _ in range(64)]) for k, s in space.spaces.items()}
     labels = np.random.default_rng(1).uniform(-1, 1, (64, 2)).astype(np.float32)
-    turned, turned_labels, goal = in_random_images((obs, labels, np.arange(64)), np.random.default_rng(0))
+    place = np.random.default_rng(3).uniform(-0.4, 0.4, (64, 2)).astype(np.float32)
+    batch = (obs, labels, np.arange(64), place)
+    turned, turned_labels, goal, turned_place = in_random_images(batch, np.random.default_rng(0))
     np.testing.assert_array_equal(goal, np.arange(64))
     for i in range(64):  # find the one image that maps row i's ball position and label onto the turned ones
         images = [g for g in range(symmetry.SYMMETRIES)
                   if np.allclose(symmetry.transform_xy(obs["proprio"][i, :2], g), turned["proprio"][i, :2])
                   and np.allclose(symmetry.transform_action(labels[i], g), turned_labels[i])]  # fmt: skip
         assert images, i
+        np.testing.assert_allclose(turned_place[i], symmetry.transform_xy(place[i], images[0]), atol=1e-6)
         expected = symmetry.transform_observation({k: v[i] for k, v in obs.items()}, images[0])
         for key in expected:
             np.testing.assert_allclose(turned[key][i], expected[key], atol=1e-6)
@@ -165,7 +168,10 @@ def test_symmetry_turns_each_state_with_its_label_and_a_chunk_as_one():
     # a sequence batch: 4 chunks of 8 rows, labels (4, 8, 2); every row of a chunk in its chunk's image
     chunk_labels = np.repeat(labels[:4, None], 8, axis=1)
     chunk_obs = {k: np.repeat(v[:4], 8, axis=0) for k, v in obs.items()}
-    turned, turned_labels = in_random_images((chunk_obs, chunk_labels), np.random.default_rng(2))
+    chunk_place = np.repeat(place[:4], 8, axis=0)
+    turned, turned_labels, _, _ = in_random_images(
+        (chunk_obs, chunk_labels, None, chunk_place), np.random.default_rng(2)
+    )
     for c in range(4):
         rows = turned["proprio"][c * 8 : (c + 1) * 8]
         assert np.allclose(rows, rows[0]) and np.allclose(turned_labels[c], turned_labels[c, 0])
@@ -202,13 +208,15 @@ def test_labels_keep_the_goals_zone_and_the_zone_loss_trains_the_pointer_towards
 
     vec = gym.make_vec("Groundworld/Push-v0", num_envs=4, vectorization_mode="sync")
     obs, info = vec.reset(seed=1)
-    goal = np.stack([info["goal"]["object"], info["goal"]["zone"]], -1)
-    assert (goal[:, 1] >= 0).all()
+    goal, place = goal_rows(info, 4)
+    assert (goal[:, 1] >= 0).all() and (goal[:, 2] == -1).all()  # Push names a zone and no reference object
+    np.testing.assert_allclose(place, info["goal"]["position"][:, :2])
     store = Labels(vec.single_observation_space, 2, capacity=8)
-    store.add(obs, np.zeros((4, 2), np.float32), goal)
+    store.add(obs, np.zeros((4, 2), np.float32), goal, place=place)
     back = Labels(vec.single_observation_space, 2, capacity=8)
     back.load(store.save(tmp_path / "labels.npz"))
     np.testing.assert_array_equal(back.goal[:4], goal)
+    np.testing.assert_array_equal(back.place[:4], place)
     zone_mask = torch.as_tensor(obs["zone_mask"])
     n_objects = obs["objects"].shape[1]
     scores = torch.zeros(4, n_objects + zone_mask.shape[1])
@@ -218,3 +226,35 @@ def test_labels_keep_the_goals_zone_and_the_zone_loss_trains_the_pointer_towards
     assert zone_grounding_loss(right, zone_mask, target) < zone_grounding_loss(scores, zone_mask, target)
     none = torch.full((4,), -1)
     assert zone_grounding_loss(right, zone_mask, none) == 0.0  # rows that name no zone are skipped
+
+
+def test_pointer_pretraining_teaches_the_pointer_before_the_first_real_step(tmp_path):
+    """``--pointer-pretrain``: before any env step, the pointer of a Relation run learns on fresh scenes to pick the
+    named and the reference object; the run's wall-clock counts that time."""
+    import torch
+
+    import agents
+    from agents.training import config_from_args
+    from groundworld.grounding import first_scenes
+    from groundworld.nn import obs_to_tensors
+
+    def run(name: str, pretrain: int):
+        args = {"env": "Groundworld/Relation-v0", "algo": "dagger", "steps": 2, "num_envs": 2, "learning_starts": 10}
+        args.update(pointer_reference=True, pointer_pretrain=pretrain, eval_every=2, eval_episodes=1)
+        args.update(run_dir=str(tmp_path / name), progress=False)
+        agents.train(config_from_args(args, resume=False))
+        return agents.load_policy(tmp_path / name)[0].model.encoder.pointer
+
+    obs_np, goal, _ = first_scenes(gym.make, ["Groundworld/Relation-v0"], 200, seed=70_000)
+    obs = obs_to_tensors(obs_np)
+
+    def accuracy(pointer) -> tuple[float, float]:
+        with torch.no_grad():
+            scores = pointer.scores(obs)
+        named = (pointer.weights(obs, scores)[0].argmax(1).numpy() == goal[:, 0]).mean()
+        return named, (pointer.reference_weights(obs, scores).argmax(1).numpy() == goal[:, 2]).mean()
+
+    assert max(accuracy(run("none", 0))) < 0.7  # two to five objects: chance is about 0.3
+    assert min(accuracy(run("taught", 1500))) > 0.9
+    wall = [float(line.split(",")[1]) for line in (tmp_path / "taught" / "progress.csv").read_text().splitlines()[1:]]
+    assert wall[0] > 1.0  # the pretraining's seconds are in the run's wall-clock

@@ -27,7 +27,7 @@ from envs.base import HALF_EXTENT, OBJECT_DYNAMIC, OBJECT_FEATURES, ZONE_GEOMETR
 from envs.cli import Fraction, Positive
 from envs.errors import UsageError
 from envs.scene import TABLE_HALF
-from groundworld.nn import GoalPointer, InstructionEncoder, grounding_loss
+from groundworld.nn import GoalPointer, InstructionEncoder, grounding_loss, make_pointer
 from world_model.codec import StateCodec
 from world_model.objects import PAIR_FEATURES, object_inputs
 
@@ -51,6 +51,9 @@ class EnsembleConfig:
     the object and zone the instruction names. Rewards and success depend on *which* object is
     meant; without it the members must find that out from pooled tokens. Trained by the model's
     losses and a grounding cross-entropy against the replay's ``goal_object``."""
+    pointer_groups: bool = True
+    """The pointer's words each score one attribute (``EncoderConfig.pointer_groups``); False: the first
+    pointer, which world models saved before this field hold."""
     move_gate: bool = True
     """Predict, per object, whether it moves this step (a logit trained on whether its position
     or velocity changed by more than ``MOVE_TOLERANCE``); in imagination an object predicted to
@@ -193,7 +196,7 @@ class EnsembleModel(nn.Module):
         if c.pointer:
             spaces = observation_space.spaces
             attrs = spaces["objects"].shape[-1] - OBJECT_DYNAMIC, spaces["zones"].shape[-1] - ZONE_GEOMETRY
-            self.pointer = GoalPointer(*attrs, dim=16)
+            self.pointer = make_pointer(*attrs, groups=c.pointer_groups)
             in_dim += self.pointer.out_dim
         self.gates = self.codec.num_objects if c.move_gate else 0
         p = self.codec.proprio_dim

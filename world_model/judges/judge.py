@@ -34,6 +34,7 @@ from torch import nn
 from torch.nn import functional as F
 
 import envs  # noqa: F401  (registers the environments)
+from envs import cli
 from envs.base import OBJECT_DYNAMIC
 from envs.scene import MAX_OBJECTS
 from groundworld.checkpoint import load_checkpoint, load_state, save_checkpoint
@@ -320,7 +321,8 @@ def load_judge(path: str | Path) -> tuple[Judge, str]:
     """A saved judge (in eval mode) and the env id it was trained on."""
     payload = load_checkpoint(path, expect={"kind": "judge"})
     raw = dict(payload["config"])
-    config = JudgeConfig(**{**raw, "encoder": EncoderConfig(**{"pointer": False, **raw["encoder"]})})
+    encoder = cli.from_dict(EncoderConfig, {"pointer": False, **raw["encoder"]}, f"the encoder config in {path}")
+    config = JudgeConfig(**{**raw, "encoder": encoder})
     judge = Judge(gym.make(payload["env"]).observation_space, payload["action_dim"], payload["max_steps"], config)
     load_state(judge, payload["judge"], "judge")
     return judge.eval(), payload["env"]
