@@ -140,10 +140,11 @@ def policy_from_payload(payload: dict[str, Any], config: TrainConfig, device: st
 def _dagger_policy(payload: dict[str, Any], observation_space, action_space, device) -> Any:
     """The policy of a DAgger checkpoint (a :class:`~agents.bc.BCPolicy` of the saved sizes)."""
     from agents.bc import BCPolicy
+    from envs import cli
     from groundworld.nn import EncoderConfig
 
     spec = payload.get("policy_config", {})
-    encoder = EncoderConfig(**spec["encoder"]) if "encoder" in spec else None
+    encoder = cli.from_dict(EncoderConfig, spec.get("encoder", {}), "the checkpoint's encoder config")
     hidden, components = tuple(spec.get("hidden", (256, 256))), spec.get("components", 0)
     if spec.get("memory"):
         from agents.bc import RecurrentBCPolicy

@@ -18,14 +18,19 @@ import gymnasium as gym
 import torch
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 
+from envs import cli
 from groundworld.nn import EncoderConfig, GroundedEncoder
 
 
 class GroundworldExtractor(BaseFeaturesExtractor):
-    """SB3 features extractor wrapping :class:`groundworld.nn.GroundedEncoder`."""
+    """SB3 features extractor wrapping :class:`groundworld.nn.GroundedEncoder`.
+
+    ``encoder_kwargs`` are read as a saved config (``EncoderConfig.SAVED_DEFAULTS`` fill what they lack), since SB3
+    rebuilds the extractor from the kwargs a model was saved with; :func:`sb3_policy_kwargs` names every field."""
 
     def __init__(self, observation_space: gym.spaces.Dict, **encoder_kwargs: Any):
-        encoder = GroundedEncoder(observation_space, EncoderConfig(**encoder_kwargs))
+        config = cli.from_dict(EncoderConfig, encoder_kwargs, "features_extractor_kwargs")
+        encoder = GroundedEncoder(observation_space, config)
         super().__init__(observation_space, encoder.out_dim)
         self.encoder = encoder
 
@@ -40,6 +45,6 @@ def sb3_policy_kwargs(net_arch: list[int] | None = None, **encoder_kwargs: Any) 
     """
     return {
         "features_extractor_class": GroundworldExtractor,
-        "features_extractor_kwargs": dict(encoder_kwargs),
+        "features_extractor_kwargs": cli.to_dict(EncoderConfig(**encoder_kwargs)),
         "net_arch": list(net_arch or [256, 256]),
     }
