@@ -11,7 +11,8 @@ near success.
 The acting policy is one network that sees only the observation; the oracle runs only to label,
 at training time. Each update regresses the policy's action onto the labels of a random batch
 of everything labelled so far, plus the grounding loss (the encoder's match against the
-privileged goal object, as the native agent's).
+privileged goal object, as the native agent's). ``--pointer-pretrain`` first teaches the pointer on fresh
+scenes (:mod:`groundworld.grounding`).
 
     python -m agents.train --env Groundworld/Push-v0 --algo dagger --steps 60000 --run-dir runs/push-dagger
 """

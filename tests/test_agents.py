@@ -549,7 +549,7 @@ def test_grounding_loss_teaches_the_match_to_pick_the_goal_object():
     demos = collect_demonstrations("Groundworld/GoTo-v0", steps=600, seed=1)
     assert (demos.rows()["goal_object"] >= 0).all()
     first = agent.update(demos.sample(64, rng), demos.keys)["grounding_loss"]
-    for _ in range(100):
+    for _ in range(300):  # the pointer starts with no opinion per word (small asks), so it takes a few hundred
         last = agent.update(demos.sample(64, rng), demos.keys)["grounding_loss"]
     assert last < 0.5 * first
 

@@ -34,9 +34,11 @@ def test_ninety_percent_at_is_the_first_of_two_consecutive_evaluations_when_aske
 
 
 def test_label_probe_holds_out_whole_episodes(tmp_path):
+    import gymnasium as gym
     import numpy as np
     import pytest
 
+    import envs  # noqa: F401
     from bench.label_probe import load_labels, split_episodes
 
     episode = np.repeat(np.arange(50), 7)
@@ -44,4 +46,4 @@ def test_label_probe_holds_out_whole_episodes(tmp_path):
     assert len(np.unique(episode[held])) == 10 and len(trained) + len(held) == len(episode)
     assert not set(episode[trained]) & set(episode[held])  # no episode on both sides
     with pytest.raises(SystemExit, match="no labels-\\*.npz: not a DAgger run folder"):
-        load_labels(tmp_path)
+        load_labels(tmp_path, gym.make("Groundworld/GoTo-v0").observation_space, 2)

@@ -260,7 +260,7 @@ def test_move_gate_learns_which_objects_move_and_keeps_resting_ones_exactly_stil
 
 def test_world_model_goal_pointer_learns_which_object_the_instruction_names(goto_data):
     """The members read the named object's state through a goal pointer trained on the replay's goal_object."""
-    model, _ = world_model.fit(goto_data, WorldModelConfig(epochs=60, patience=60, ensemble=SMALL))
+    model, _ = world_model.fit(goto_data, WorldModelConfig(epochs=120, patience=120, ensemble=SMALL))
     rows = goto_data.rows()
     obs = obs_to_tensors({k: rows["obs/" + k] for k in goto_data.keys})
     goal = torch.as_tensor(rows["goal_object"])
