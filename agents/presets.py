@@ -33,6 +33,7 @@ neither ``--preset`` nor ``--algo`` trains it; other flags given with it win."""
 _CONTACT_DAGGER: dict[str, Any] = {
     "algo": "dagger",
     "eval_every": 5_000,
+    "eval_episodes": 50,
     "relative": True,
     "readout_only": True,
     "pointer_pretrain": 6_000,
@@ -56,6 +57,7 @@ PRESETS.update(
             "algo": "dagger",
             "steps": 30_000,
             "eval_every": 5_000,
+            "eval_episodes": 50,
             "relative": True,
         },
         # DAgger with the relative read-out: 90% of training-split episodes after 10k real steps (native SAC: 0.64
