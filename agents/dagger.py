@@ -39,22 +39,10 @@ from agents.policies import TorchPolicy
 from envs import symmetry
 from envs.files import atomic_path
 from groundworld.checkpoint import load_checkpoint, load_state, save_checkpoint
-from groundworld.grounding import SCENES, first_scenes, pointer_losses, pretrain_pointer
+from groundworld.grounding import GOAL_KEYS, SCENES, first_scenes, goal_arrays, pointer_losses, pretrain_pointer
 from groundworld.layout import CommonLayout
 from groundworld.nn import GoalPointer, obs_to_tensors
 from groundworld.runs import RunLogger
-
-GOAL_COLUMNS = ("object", "zone", "reference")
-"""The privileged ``info["goal"]`` indices each label keeps (-1: none), which train the encoder's pointer."""
-
-
-def goal_rows(info: dict, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """((n, 3) goal indices, (n, 2) target x, y) from a vector env's ``info`` (-1 and 0 where it reports no goal)."""
-    if "goal" not in info:
-        return np.full((n, len(GOAL_COLUMNS)), -1), np.zeros((n, 2), np.float32)
-    goal = info["goal"]
-    ids = np.stack([np.asarray(goal.get(k, np.full(n, -1))) for k in GOAL_COLUMNS], -1)
-    return ids, np.asarray(goal["position"], dtype=np.float32)[:, :2]
 
 
 class Labels:
@@ -66,7 +54,7 @@ class Labels:
         self.keys = tuple(observation_space.spaces)
         self.obs = {k: np.zeros((capacity, *s.shape), dtype=s.dtype) for k, s in observation_space.spaces.items()}
         self.action = np.zeros((capacity, action_dim), dtype=np.float32)
-        self.goal = np.full((capacity, len(GOAL_COLUMNS)), -1, dtype=np.int64)
+        self.goal = np.full((capacity, len(GOAL_KEYS)), -1, dtype=np.int64)
         self.place = np.zeros((capacity, 2), dtype=np.float32)
         self.episode = np.full(capacity, -1, dtype=np.int64)
         self.prev = np.full(capacity, -1, dtype=np.int64)
@@ -86,7 +74,7 @@ class Labels:
         place: np.ndarray | None = None,
     ) -> np.ndarray:
         """Add rows (a leading batch axis), each of ``episode`` after row ``prev`` (-1: its first step); ``goal`` is
-        (n, k) the first k of :data:`GOAL_COLUMNS`, or (n,) objects alone, and ``place`` (n, 2) the goal's target
+        (n, k) the first k of :data:`GOAL_KEYS`, or (n,) objects alone, and ``place`` (n, 2) the goal's target
         x, y. Past ``capacity`` the oldest rows are overwritten. Returns the rows written."""
         idx = (self.pos + np.arange(len(action))) % self.capacity
         for k in self.keys:
@@ -138,7 +126,7 @@ class Labels:
         n = self.size
         arrays = {f"obs/{k}": v[:n] for k, v in self.obs.items()}
         arrays.update(action=self.action[:n], goal_place=self.place[:n])
-        arrays.update({f"goal_{name}": self.goal[:n, i] for i, name in enumerate(GOAL_COLUMNS)})
+        arrays.update({f"goal_{name}": self.goal[:n, i] for i, name in enumerate(GOAL_KEYS)})
         arrays.update(episode=self.episode[:n])
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
             np.savez(f, prev=self.prev[:n], pos=self.pos, **arrays)
@@ -150,7 +138,7 @@ class Labels:
             for k in self.keys:
                 self.obs[k][:n] = archive[f"obs/{k}"]
             self.action[:n] = archive["action"]
-            for i, name in enumerate(GOAL_COLUMNS):  # labels saved before zones or references were kept: -1
+            for i, name in enumerate(GOAL_KEYS):  # labels saved before zones or references were kept: -1
                 self.goal[:n, i] = archive[f"goal_{name}"] if f"goal_{name}" in archive else -1
             self.place[:n] = archive["goal_place"] if "goal_place" in archive else 0.0
             if "episode" in archive:  # labels saved before episodes were kept load as one-step episodes
@@ -347,7 +335,7 @@ def train_dagger(config: TrainConfig, run_dir: Path, resume: bool, device: torch
         expert, action = label_and_act(oracles, policy, obs, beta_at(c, step), rng)
         live = ~after_reset  # a row that just ended shows its last state until the next step resets it
         rows = np.flatnonzero(live)
-        goal, place = goal_rows(info, vec.num_envs)
+        goal, place = goal_arrays(info, vec.num_envs)
         written = labels.add(
             {k: v[rows] for k, v in obs.items()},
             expert[rows],

@@ -35,6 +35,16 @@ GOAL_KEYS = ("object", "zone", "reference")
 """The privileged goal indices the pointer learns to pick (``info["goal"]``; -1: none)."""
 
 
+def goal_arrays(info: dict, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """((n, 3) goal indices in :data:`GOAL_KEYS` order, (n, 2) target x, y) from the ``info`` of a vector env of
+    ``n`` envs or of one env (n = 1); -1 and 0 where it reports no goal."""
+    if "goal" not in info:
+        return np.full((n, len(GOAL_KEYS)), -1), np.zeros((n, 2), np.float32)
+    goal = info["goal"]
+    ids = np.stack([np.asarray(goal.get(k, np.full(n, -1))).reshape(n) for k in GOAL_KEYS], -1)
+    return ids, np.asarray(goal["position"], dtype=np.float32).reshape(n, -1)[:, :2]
+
+
 def first_scenes(
     make_env: Callable[[str], gym.Env], env_ids: Sequence[str], n: int, seed: int
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
@@ -44,12 +54,13 @@ def first_scenes(
     rows, goals, places = [], [], []
     for i in range(n):
         obs, info = made[env_ids[i % len(env_ids)]].reset(seed=seed + i)
+        ids, place = goal_arrays(info, 1)
         rows.append(obs)
-        goals.append([int(info["goal"].get(k, -1)) for k in GOAL_KEYS])
-        places.append(np.asarray(info["goal"]["position"], dtype=np.float32)[:2])
+        goals.append(ids[0])
+        places.append(place[0])
     for env in made.values():
         env.close()
-    return {k: np.stack([r[k] for r in rows]) for k in rows[0]}, np.array(goals), np.stack(places)
+    return {k: np.stack([r[k] for r in rows]) for k in rows[0]}, np.stack(goals), np.stack(places)
 
 
 def pointer_losses(
@@ -63,7 +74,7 @@ def pointer_losses(
     privileged goal's, and with a ``reference`` ``pointer`` its reference object and place too."""
     out = {
         "grounding_loss": grounding_loss(scores, obs["object_mask"], goal[:, 0]),
-        "zone_grounding_loss": zone_grounding_loss(scores, obs["zone_mask"], goal[:, 1]),
+        "zone_grounding_loss": zone_grounding_loss(scores, obs["object_mask"], obs["zone_mask"], goal[:, 1]),
     }
     if pointer is not None and pointer.reference:
         out["reference_loss"] = reference_grounding_loss(scores, obs["object_mask"], obs["zone_mask"], goal[:, 2])

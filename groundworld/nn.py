@@ -239,11 +239,15 @@ class GoalPointer(nn.Module):
         start = obs["objects"].shape[1] + obs["zones"].shape[1]
         return scores[:, start:].masked_fill(obs["object_mask"] < 0.5, -1e4).softmax(-1)
 
-    def place(self, obs: dict[str, torch.Tensor], scores: torch.Tensor) -> torch.Tensor:
+    def place(
+        self, obs: dict[str, torch.Tensor], scores: torch.Tensor, reference: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """(B, 2): where a ``reference`` pointer reads the instruction to put its object: the reference object's
         table-plane position plus an offset that each word adds to (in :data:`RELATIVE_SCALE` units), so "left
-        of" learns its side once for every pair of objects."""
-        where = (self.reference_weights(obs, scores).unsqueeze(-1) * obs["objects"][..., :2]).sum(1)
+        of" learns its side once for every pair of objects. ``reference``: :meth:`reference_weights`, if known."""
+        if reference is None:
+            reference = self.reference_weights(obs, scores)
+        where = (reference.unsqueeze(-1) * obs["objects"][..., :2]).sum(1)
         return where + self.offsets(obs["instruction"].long()).sum(1) / RELATIVE_SCALE
 
     def forward(self, obs: dict[str, torch.Tensor], scores: torch.Tensor) -> torch.Tensor:
@@ -255,10 +259,9 @@ class GoalPointer(nn.Module):
             (zones.unsqueeze(-1) * obs["zones"][..., :ZONE_GEOMETRY]).sum(1),
         ]
         if self.reference:
-            parts.append(
-                (self.reference_weights(obs, scores).unsqueeze(-1) * obs["objects"][..., :OBJECT_DYNAMIC]).sum(1)
-            )
-            parts.append(self.place(obs, scores))
+            reference = self.reference_weights(obs, scores)
+            parts.append((reference.unsqueeze(-1) * obs["objects"][..., :OBJECT_DYNAMIC]).sum(1))
+            parts.append(self.place(obs, scores, reference))
         return torch.cat(parts, dim=-1)
 
 
@@ -516,11 +519,14 @@ def grounding_loss(scores: torch.Tensor, object_mask: torch.Tensor, goal_object:
     return _choice_loss(scores[:, : object_mask.shape[1]], object_mask, goal_object)
 
 
-def zone_grounding_loss(scores: torch.Tensor, zone_mask: torch.Tensor, goal_zone: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of the zone part of entity scores (B, objects + zones) over the present zones against the goal's
-    zone; rows whose goal names no zone (-1) are skipped. Without it the pointer learns which zone is meant only
-    through the action loss, and reads half of one zone and half of the other."""
-    return _choice_loss(scores[:, -zone_mask.shape[1] :], zone_mask, goal_zone)
+def zone_grounding_loss(
+    scores: torch.Tensor, object_mask: torch.Tensor, zone_mask: torch.Tensor, goal_zone: torch.Tensor
+) -> torch.Tensor:
+    """Cross-entropy of the zone part of entity scores (B, objects + zones [+ objects]) over the present zones
+    against the goal's zone; rows whose goal names no zone (-1) are skipped. Without it the pointer learns which zone
+    is meant only through the action loss, and reads half of one zone and half of the other."""
+    n = object_mask.shape[1]
+    return _choice_loss(scores[:, n : n + zone_mask.shape[1]], zone_mask, goal_zone)
 
 
 def reference_grounding_loss(

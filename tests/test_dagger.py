@@ -8,7 +8,7 @@ import numpy as np
 import envs
 from agents.bc import BCPolicy
 from agents.config import DAggerConfig
-from agents.dagger import Labels, beta_at, goal_rows, in_random_images, label_and_act
+from agents.dagger import Labels, beta_at, in_random_images, label_and_act
 from envs import symmetry
 
 
@@ -204,11 +204,12 @@ def test_labels_keep_the_goals_zone_and_the_zone_loss_trains_the_pointer_towards
     """Push names a zone; its labels keep it, and the zone grounding loss falls as the pointer's zone scores pick it."""
     import torch
 
+    from groundworld.grounding import goal_arrays
     from groundworld.nn import zone_grounding_loss
 
     vec = gym.make_vec("Groundworld/Push-v0", num_envs=4, vectorization_mode="sync")
     obs, info = vec.reset(seed=1)
-    goal, place = goal_rows(info, 4)
+    goal, place = goal_arrays(info, 4)
     assert (goal[:, 1] >= 0).all() and (goal[:, 2] == -1).all()  # Push names a zone and no reference object
     np.testing.assert_allclose(place, info["goal"]["position"][:, :2])
     store = Labels(vec.single_observation_space, 2, capacity=8)
@@ -223,9 +224,18 @@ def test_labels_keep_the_goals_zone_and_the_zone_loss_trains_the_pointer_towards
     right = scores.clone()
     right[torch.arange(4), n_objects + torch.as_tensor(goal[:, 1])] = 5.0
     target = torch.as_tensor(goal[:, 1])
-    assert zone_grounding_loss(right, zone_mask, target) < zone_grounding_loss(scores, zone_mask, target)
+    object_mask = torch.as_tensor(obs["object_mask"])
+    assert zone_grounding_loss(right, object_mask, zone_mask, target) < zone_grounding_loss(
+        scores, object_mask, zone_mask, target
+    )
     none = torch.full((4,), -1)
-    assert zone_grounding_loss(right, zone_mask, none) == 0.0  # rows that name no zone are skipped
+    assert zone_grounding_loss(right, object_mask, zone_mask, none) == 0.0  # rows that name no zone are skipped
+    # a reference pointer's scores (objects, zones, then the objects again as the reference): the zone part is read
+    with_reference = torch.cat([right, torch.full((4, n_objects), 7.0)], dim=1)
+    torch.testing.assert_close(
+        zone_grounding_loss(with_reference, object_mask, zone_mask, target),
+        zone_grounding_loss(right, object_mask, zone_mask, target),
+    )
 
 
 def test_pointer_pretraining_teaches_the_pointer_before_the_first_real_step(tmp_path):

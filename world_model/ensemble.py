@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 import gymnasium as gym
 import torch
@@ -36,6 +36,9 @@ from world_model.objects import PAIR_FEATURES, object_inputs
 class EnsembleConfig:
     """Sizes of :class:`EnsembleModel`."""
 
+    SAVED_DEFAULTS: ClassVar[dict[str, object]] = {"pointer_groups": False}
+    """What a saved config that lacks a field was built with (:func:`envs.cli.from_dict`)."""
+
     members: Annotated[int, Positive] = 5
     """Ensemble members trained from different initialisations and data orders."""
     elites: Annotated[int, Positive] = 3
@@ -53,7 +56,7 @@ class EnsembleConfig:
     losses and a grounding cross-entropy against the replay's ``goal_object``."""
     pointer_groups: bool = True
     """The pointer's words each score one attribute (``EncoderConfig.pointer_groups``); False: the first
-    pointer, which world models saved before this field hold."""
+    pointer, which saved configs without this field were built with (:data:`SAVED_DEFAULTS`)."""
     move_gate: bool = True
     """Predict, per object, whether it moves this step (a logit trained on whether its position
     or velocity changed by more than ``MOVE_TOLERANCE``); in imagination an object predicted to

@@ -296,9 +296,9 @@ def load_world_model(path: str | Path) -> tuple[EnsembleModel, str]:
     """A saved world model and the env id it was trained on."""
     payload = load_checkpoint(path, expect={"kind": "world_model"})
     space = gym.make(payload["env"]).observation_space
-    # checkpoints from before the move gate and the goal pointer (and its attribute groups) were written without them
-    saved = {"move_gate": False, "pointer": False, "pointer_groups": False, "factored": False, **payload["ensemble"]}
-    config = EnsembleConfig(**saved)
+    # checkpoints from before the move gate and the goal pointer existed were written without them
+    saved = {"move_gate": False, "pointer": False, "factored": False, **payload["ensemble"]}
+    config = cli.from_dict(EnsembleConfig, saved, f"the world-model config in {path}")
     model = EnsembleModel(space, payload["action_dim"], config)
     state = dict(payload["model"])
     for key in ("state_low", "state_high", "reward_std", "table_low", "table_high"):  # older: unbounded, unscaled
