@@ -47,8 +47,8 @@ from groundworld.runs import RunLogger
 
 class Labels:
     """A ring buffer of (observation, oracle action, goal) rows, saved as one ``.npz``. The goal is the privileged
-    ``info["goal"]``'s object, zone and reference object (-1: none) and its target position's x, y (``place``),
-    which train the encoder's pointer."""
+    goal's indices in :data:`~groundworld.grounding.GOAL_KEYS` (-1: none) and its target position's x, y
+    (``place``), which train the encoder's pointer."""
 
     def __init__(self, observation_space: gym.spaces.Dict, action_dim: int, capacity: int):
         self.keys = tuple(observation_space.spaces)
@@ -140,6 +140,8 @@ class Labels:
             self.action[:n] = archive["action"]
             for i, name in enumerate(GOAL_KEYS):  # labels saved before zones or references were kept: -1
                 self.goal[:n, i] = archive[f"goal_{name}"] if f"goal_{name}" in archive else -1
+            if "goal_second" not in archive:  # saved before the words' second object was kept: the reference
+                self.goal[:n, GOAL_KEYS.index("second")] = self.goal[:n, GOAL_KEYS.index("reference")]
             self.place[:n] = archive["goal_place"] if "goal_place" in archive else 0.0
             if "episode" in archive:  # labels saved before episodes were kept load as one-step episodes
                 self.episode[:n], self.prev[:n] = archive["episode"], archive["prev"]

@@ -26,6 +26,7 @@ TASK_PRESETS: dict[str, str] = {
     "Groundworld/Push-v0": "push",
     "Groundworld/KnockOff-v0": "knockoff",
     "Groundworld/Relation-v0": "relation",
+    "Groundworld/Sequence-v0": "sequence",
 }
 """Each task's best measured recipe (``docs/results.md``): ``python -m agents.train --env ID --run-dir DIR`` with
 neither ``--preset`` nor ``--algo`` trains it; other flags given with it win."""
@@ -38,7 +39,7 @@ _CONTACT_DAGGER: dict[str, Any] = {
     "readout_only": True,
     "pointer_pretrain": 6_000,
 }
-"""The recipe the contact tasks share (Push, KnockOff, Relation); each preset adds its task, its length, and
+"""The recipe the contact tasks and Sequence share (Push, KnockOff, Relation); each preset adds its task, its length, and
 ``symmetry`` where the words name no direction."""
 
 PRESETS.update(
@@ -52,6 +53,18 @@ PRESETS.update(
         # the same recipe (plain DAgger: 0.24 at 40k)
         "relation": {"env": "Groundworld/Relation-v0", "steps": 40_000, "pointer_reference": True, **_CONTACT_DAGGER},
         # the pointer also reads the reference object and the place beside it that the words name
+        "sequence": {
+            "env": "Groundworld/Sequence-v0",
+            "steps": 40_000,
+            "pointer_reference": True,
+            "symmetry": True,
+            "memory": 64,
+            "chunk": 64,
+            "burn_in": 0,
+            **_CONTACT_DAGGER,
+        },
+        # the pointer reads both objects the words name, in order, and a GRU remembers whether the first was
+        # touched; chunks of 64 steps hold a whole oracle-paced episode from its start (the longest of 40 took 54)
         "reach": {
             "env": "Groundworld/Reach-v0",
             "algo": "dagger",

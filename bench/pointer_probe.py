@@ -40,7 +40,7 @@ def choices(pointer: GoalPointer, scenes: tuple) -> dict[str, float]:
         named = goal[:, 1] >= 0
         out["zone"] = float((zones.argmax(1).numpy() == goal[:, 1])[named].mean())
     if pointer.reference:
-        out["reference"] = float((pointer.reference_weights(obs, scores).argmax(1).numpy() == goal[:, 2]).mean())
+        out["reference"] = float((pointer.reference_weights(obs, scores).argmax(1).numpy() == goal[:, 3]).mean())
     return out
 
 

@@ -222,6 +222,12 @@ class GroundworldEnv(gym.Env):
         """Index of the object the goal places its object relative to (-1: none) - privileged."""
         return -1
 
+    def goal_named(self) -> tuple[int, int]:
+        """Indices of the objects the instruction names, in its order (-1: it names no second) - privileged.
+        Fixed for the episode, unlike ``goal_target``'s object in Sequence (the one still to touch): what a
+        learner that reads the words alone, with no memory of the episode, can be taught to pick."""
+        return self.goal_target()[0], self.goal_reference()
+
     # ------------------------------------------------------------------ reset
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
@@ -577,6 +583,7 @@ class GroundworldEnv(gym.Env):
                 "position": position,
                 "zone": self.goal_zone(),
                 "reference": self.goal_reference(),
+                "named": np.array(self.goal_named(), dtype=np.int64),
             },
             "physics_error": physics_error,
         }

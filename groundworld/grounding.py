@@ -31,24 +31,34 @@ from groundworld.nn import (
 SCENES = 3000
 """Fresh training-split scenes the pointer is taught on."""
 
-GOAL_KEYS = ("object", "zone", "reference")
-"""The privileged goal indices the pointer learns to pick (``info["goal"]``; -1: none)."""
+GOAL_KEYS = ("object", "zone", "reference", "second")
+"""The privileged goal indices the pointer learns to pick (-1: none): the object the words name first, the zone,
+the reference object (``info["goal"]``'s, whose place :meth:`~groundworld.nn.GoalPointer.place` learns), and the
+object the words name second (the reference, or Sequence's second object). The words' objects come from
+``info["goal"]["named"]``, fixed for an episode; ``info["goal"]["object"]`` is the one still to act on, which in
+Sequence changes when the first is touched, and the pointer, which reads the words alone, could not follow it."""
 
 
 def goal_arrays(info: dict, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """((n, 3) goal indices in :data:`GOAL_KEYS` order, (n, 2) target x, y) from the ``info`` of a vector env of
+    """((n, 4) goal indices in :data:`GOAL_KEYS` order, (n, 2) target x, y) from the ``info`` of a vector env of
     ``n`` envs or of one env (n = 1); -1 and 0 where it reports no goal."""
     if "goal" not in info:
         return np.full((n, len(GOAL_KEYS)), -1), np.zeros((n, 2), np.float32)
     goal = info["goal"]
-    ids = np.stack([np.asarray(goal.get(k, np.full(n, -1))).reshape(n) for k in GOAL_KEYS], -1)
+    column = {k: np.asarray(goal.get(k, np.full(n, -1))).reshape(n) for k in ("object", "zone", "reference")}
+    if "named" in goal:
+        named = np.asarray(goal["named"]).reshape(n, 2)
+        column["object"], column["second"] = named[:, 0], named[:, 1]
+    else:
+        column["second"] = column["reference"]
+    ids = np.stack([column[k] for k in GOAL_KEYS], -1)
     return ids, np.asarray(goal["position"], dtype=np.float32).reshape(n, -1)[:, :2]
 
 
 def first_scenes(
     make_env: Callable[[str], gym.Env], env_ids: Sequence[str], n: int, seed: int
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """(first observations, (n, 3) goal indices, (n, 2) goal x, y) of ``n`` reset scenes, env ``env_ids[i % k]``
+    """(first observations, (n, 4) goal indices, (n, 2) goal x, y) of ``n`` reset scenes, env ``env_ids[i % k]``
     for scene i, seeds ``seed``, ``seed + 1``, ..."""
     made = {env_id: make_env(env_id) for env_id in env_ids}
     rows, goals, places = [], [], []
@@ -70,14 +80,15 @@ def pointer_losses(
     place: torch.Tensor,
     pointer: GoalPointer | None = None,
 ) -> dict[str, torch.Tensor]:
-    """The grounding losses of entity ``scores`` (``GroundedEncoder.match``) on a batch: object and zone against the
-    privileged goal's, and with a ``reference`` ``pointer`` its reference object and place too."""
+    """The grounding losses of entity ``scores`` (``GroundedEncoder.match``) on a batch of ``goal`` rows
+    (:data:`GOAL_KEYS`): object and zone against the privileged goal's, and with a ``reference`` ``pointer`` its
+    second object and, where the goal has a reference, its place too."""
     out = {
         "grounding_loss": grounding_loss(scores, obs["object_mask"], goal[:, 0]),
         "zone_grounding_loss": zone_grounding_loss(scores, obs["object_mask"], obs["zone_mask"], goal[:, 1]),
     }
     if pointer is not None and pointer.reference:
-        out["reference_loss"] = reference_grounding_loss(scores, obs["object_mask"], obs["zone_mask"], goal[:, 2])
+        out["reference_loss"] = reference_grounding_loss(scores, obs["object_mask"], obs["zone_mask"], goal[:, 3])
         out["place_loss"] = place_loss(pointer.place(obs, scores), place, goal[:, 2])
     return out
 

@@ -65,10 +65,11 @@ class EncoderConfig:
     gated apart (:class:`GoalPointer`); False is the first pointer (:class:`SharedGatePointer`). Saved configs
     without this field were written before it and load with False (:data:`SAVED_DEFAULTS`)."""
     pointer_reference: bool = False
-    """The pointer also picks the object the goal places its object relative to (Relation's "... left of *the blue
-    ball*") and reads out that object and the place the words name beside it (``GoalPointer.place``); with
-    ``relative``, the named object's offsets are then to that place instead of to a zone. Trained by the reference
-    and place losses (``info["goal"]["reference"]``, ``info["goal"]["position"]``)."""
+    """The pointer also picks the object the words name second (Relation's reference, "... left of *the blue
+    ball*"; Sequence's "..., then *the red cube*") and reads out that object and the place the words name beside
+    it (``GoalPointer.place``); with ``relative``, the named object's offsets are then to that place instead of to
+    a zone. Trained by the reference and place losses (``info["goal"]["named"]``, and ``info["goal"]["position"]``
+    where the goal has a reference)."""
     relative: bool = False
     """Also read out the pointer's named object relative to the effector and the named zone relative to that
     object (offsets and distances): where to push from and where to, without differences to learn."""
@@ -533,7 +534,7 @@ def reference_grounding_loss(
     scores: torch.Tensor, object_mask: torch.Tensor, zone_mask: torch.Tensor, goal_reference: torch.Tensor
 ) -> torch.Tensor:
     """Cross-entropy of a ``reference`` pointer's reference scores (the last objects' worth of its scores) over the
-    present objects against the goal's reference object; rows whose goal names none (-1) are skipped."""
+    present objects against the object the words name second; rows whose goal names none (-1) are skipped."""
     return _choice_loss(scores[:, object_mask.shape[1] + zone_mask.shape[1] :], object_mask, goal_reference)
 
 

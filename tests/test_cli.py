@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import agents.demo
 import agents.evaluation
 import agents.judges
 import agents.rejection
@@ -32,6 +33,7 @@ MAINS = {
     "rejection": agents.rejection.main,
     "differential": world_model.judges.differential.main,
     "visualize": world_model.visualize.main,
+    "demo": agents.demo.main,
 }
 
 BAD = [
@@ -108,6 +110,12 @@ BAD = [
     ("rejection", "--run-dir RUN --env Nope", "unknown env id 'Nope'"),
     ("differential", "--run-dir RUN", "no checkpoint at"),
     ("differential", "--run-dir RUN --videos -1", "--videos must be >= 0"),
+    (
+        "demo",
+        "--run-dir RUN --contact-env Groundworld/Nope-v0",
+        "--contact-env 'Groundworld/Nope-v0' has no task preset",
+    ),
+    ("demo", "--run-dir RUN --contact-steps 0", "--contact-steps must be > 0"),
     ("visualize", "--model missing.pt", "no checkpoint at"),
     ("visualize", "--model missing.pt --steps 0", "--steps must be > 0"),
 ]

@@ -43,7 +43,11 @@ def test_beta_decays_to_zero_and_labels_keep_their_rows(tmp_path):
     np.testing.assert_array_equal(back.action, store.action)
     assert back.pos == store.pos and len(back) == 4
     with np.load(tmp_path / "labels.npz") as archive:  # a run saved before episodes were kept still resumes
-        kept = {k: archive[k] for k in archive.files if k not in ("episode", "prev", "goal_zone", "goal_reference")}
+        kept = {
+            k: archive[k]
+            for k in archive.files
+            if k not in ("episode", "prev", "goal_zone", "goal_reference", "goal_second")
+        }
         np.savez(tmp_path / "old.npz", **kept)
     old = Labels(space, 2, capacity=4)
     old.load(tmp_path / "old.npz")

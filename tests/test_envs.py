@@ -89,9 +89,12 @@ def test_observations_are_in_space_and_finite(env_id, obs_mode):
     assert isinstance(info["instruction"], str) and tokenizer.decode(obs["instruction"]) == " ".join(
         tokenizer.words(info["instruction"])
     ).replace(" ,", ",")
-    assert set(info["goal"]) == {"object", "position", "zone", "reference"}
+    assert set(info["goal"]) == {"object", "position", "zone", "reference", "named"}
     reference = info["goal"]["reference"]
     assert reference == -1 or (reference != info["goal"]["object"] and reference < len(env.unwrapped.objects))
+    first, second = info["goal"]["named"]  # the words' objects, in order: the goal's object among them
+    assert info["goal"]["object"] in (first, second) and first != second and -1 <= second < len(env.unwrapped.objects)
+    assert second == reference or env_id.startswith("Groundworld/Sequence")
     zone = info["goal"]["zone"]
     if zone >= 0 and "zones" in obs:  # the zone the goal names is the one at its target position
         np.testing.assert_allclose(obs["zones"][zone, :2], info["goal"]["position"][:2], atol=1e-6)
@@ -491,6 +494,18 @@ def test_oracle_solves_the_task(env_id, split):
     oracle = envs.make_oracle(env)
     successes = sum(run_episode(env, oracle, seed=100 + s)[2][-1]["is_success"] for s in range(8))
     assert successes >= 7
+
+
+def test_sequence_goal_object_moves_on_while_the_named_objects_stay():
+    """info["goal"]["object"] is the object still to touch; info["goal"]["named"] is what the words name, in order."""
+    env = make("Groundworld/Sequence-v0")
+    _, _, infos = run_episode(env, envs.make_oracle(env), seed=3)
+    first, second = infos[0]["goal"]["named"]
+    assert infos[-1]["is_success"] and first != second
+    assert all(tuple(i["goal"]["named"]) == (first, second) for i in infos)
+    targets = [i["goal"]["object"] for i in infos]
+    switch = targets.index(second)
+    assert set(targets[:switch]) == {first} and set(targets[switch:]) == {second}
 
 
 def test_random_policy_rarely_succeeds(env_id):
