@@ -45,13 +45,9 @@ def goal_arrays(info: dict, n: int) -> tuple[np.ndarray, np.ndarray]:
     if "goal" not in info:
         return np.full((n, len(GOAL_KEYS)), -1), np.zeros((n, 2), np.float32)
     goal = info["goal"]
-    column = {k: np.asarray(goal.get(k, np.full(n, -1))).reshape(n) for k in ("object", "zone", "reference")}
-    if "named" in goal:
-        named = np.asarray(goal["named"]).reshape(n, 2)
-        column["object"], column["second"] = named[:, 0], named[:, 1]
-    else:
-        column["second"] = column["reference"]
-    ids = np.stack([column[k] for k in GOAL_KEYS], -1)
+    named = np.asarray(goal["named"]).reshape(n, 2)
+    zone, reference = (np.asarray(goal[k]).reshape(n) for k in ("zone", "reference"))
+    ids = np.stack([named[:, 0], zone, reference, named[:, 1]], -1)  # GOAL_KEYS' order
     return ids, np.asarray(goal["position"], dtype=np.float32).reshape(n, -1)[:, :2]
 
 
