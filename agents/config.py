@@ -290,16 +290,22 @@ class TrainConfig:
             raise UsageError(f"--judge shaping is available for the native and mbpo agents, not --algo {self.algo}")
 
     def _check_symmetry(self) -> None:
-        """``--symmetry``: DAgger on one ball task whose instructions name no direction."""
-        from envs.symmetry import symmetric_tasks
+        """``--symmetry``: DAgger on ball tasks whose instructions name no direction, or name one that the pointer
+        reads as a vector (``--pointer-reference``); in a multi-task run the arm's rows stay as they are."""
+        from envs.symmetry import arm_tasks, symmetric_tasks
 
         if self.algo != "dagger":
             raise UsageError(f"--symmetry is for --algo dagger, not {self.algo}")
-        usable = symmetric_tasks()
-        if self.multitask or self.env_ids[0] not in usable:
+        turned_words = self.sac.encoder.pointer and self.sac.encoder.pointer_reference
+        usable = symmetric_tasks(turned_words)
+        kept = arm_tasks() if self.multitask else ()
+        refused = [t for t in self.env_ids if t not in usable and t not in kept]
+        if refused:
+            extra = [t for t in symmetric_tasks(True) if t not in usable]
+            also = f" (with --pointer-reference also {', '.join(extra)})" if extra else ""
             raise UsageError(
-                f"--symmetry needs one task whose scenes can be turned and mirrored ({', '.join(usable)}); "
-                f"{self.env} {'is several tasks' if self.multitask else 'is not one of them'}"
+                f"--symmetry needs tasks whose scenes can be turned and mirrored ({', '.join(usable)}){also}, or in "
+                f"a multi-task run the arm's; {', '.join(refused)} {'is' if len(refused) == 1 else 'are'} not"
             )
 
     @property

@@ -40,7 +40,7 @@ from envs import symmetry
 from envs.files import atomic_path
 from groundworld.checkpoint import load_checkpoint, load_state, save_checkpoint
 from groundworld.grounding import GOAL_KEYS, SCENES, first_scenes, goal_arrays, pointer_losses, pretrain_pointer
-from groundworld.layout import CommonLayout
+from groundworld.layout import EMBODIMENTS, CommonLayout
 from groundworld.nn import GoalPointer, obs_to_tensors
 from groundworld.runs import RunLogger
 
@@ -189,15 +189,19 @@ def label_and_act(
     return expert, np.where(take_expert[:, None], expert, learner).astype(np.float32)
 
 
-def in_random_images(batch: tuple, rng: np.random.Generator) -> tuple:
-    """``batch`` (observations, labels, goals, places, ...) with each label's row, or each chunk of rows of a sequence
-    batch, in a random one of the table's eight images (:mod:`envs.symmetry`), the label and place turned with its
-    state."""
+def in_random_images(batch: tuple, rng: np.random.Generator) -> tuple[tuple, np.ndarray]:
+    """(``batch`` (observations, labels, goals, places, ...) with each label's row, or each chunk of rows of a
+    sequence batch, in a random one of the table's eight images (:mod:`envs.symmetry`), the label and place turned
+    with its state, the arm's rows of a multi-task batch left as they are; each observation row's image, which
+    turns the words' place offset in the pointer too)."""
     obs, actions, goal, place, *rest = batch
     g = rng.integers(0, symmetry.SYMMETRIES, size=len(actions))
-    per_row = np.repeat(g, len(obs["proprio"]) // len(actions))  # a chunk of a sequence batch keeps one image
+    rows_per = len(obs["proprio"]) // len(actions)
+    if "embodiment" in obs:  # a multi-task batch: the arm's rows stay as they are (its base breaks the symmetry)
+        g = np.where(obs["embodiment"][::rows_per, EMBODIMENTS.index("ball")] > 0.5, g, 0)
+    per_row = np.repeat(g, rows_per)  # a chunk of a sequence batch keeps one image
     turned = symmetry.transform_observation(obs, per_row), symmetry.transform_action(actions, g)
-    return (*turned, goal, symmetry.transform_xy(place, per_row), *rest)
+    return (*turned, goal, symmetry.transform_xy(place, per_row), *rest), per_row
 
 
 def optimize(
@@ -210,15 +214,16 @@ def optimize(
     grounding: float,
     device: torch.device,
     pointer: GoalPointer | None = None,
+    images: torch.Tensor | None = None,
 ) -> dict[str, float]:
     """Add the grounding losses (the encoder's match against the goal's object, and against its zone where it names
-    one; with a ``reference`` pointer, against its reference object and its target place) to ``bc_loss`` and take one
-    optimizer step; returns the losses."""
+    one; with a ``reference`` pointer, against its reference object and its target place, the rows seen under the
+    table symmetries ``images``) to ``bc_loss`` and take one optimizer step; returns the losses."""
     out = {"bc_loss": bc_loss}
     loss = bc_loss
     if grounding > 0 and match is not None:
         goal_t, place_t = torch.as_tensor(goal, device=device), torch.as_tensor(place, device=device)
-        out.update(pointer_losses(match, obs, goal_t, place_t, pointer))
+        out.update(pointer_losses(match, obs, goal_t, place_t, pointer, images))
         loss = loss + grounding * sum(v for k, v in out.items() if k != "bc_loss")
     optim.zero_grad(set_to_none=True)
     loss.backward()
@@ -227,14 +232,24 @@ def optimize(
 
 
 def update(
-    policy: BCPolicy, optim: torch.optim.Optimizer, batch: tuple, grounding: float, device: torch.device
+    policy: BCPolicy,
+    optim: torch.optim.Optimizer,
+    batch: tuple,
+    grounding: float,
+    device: torch.device,
+    images: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """One regression step of the policy's action onto the oracle's labels (plus the grounding loss)."""
+    """One regression step of the policy's action onto the oracle's labels (plus the grounding loss); ``images``:
+    the table symmetry each row was turned by (:func:`in_random_images`)."""
     obs_np, labels, goal, place = batch
-    obs = obs_to_tensors(obs_np, device)
-    features, match = policy.encoder.encode(obs)
+    obs, turns = obs_to_tensors(obs_np, device), _images(images, device)
+    features, match = policy.encoder.encode(obs, turns)
     loss = policy.action_loss(features, torch.as_tensor(labels, device=device)).mean()
-    return optimize(optim, loss, match, obs, goal, place, grounding, device, policy.encoder.pointer)
+    return optimize(optim, loss, match, obs, goal, place, grounding, device, policy.encoder.pointer, turns)
+
+
+def _images(images: np.ndarray | None, device: torch.device) -> torch.Tensor | None:
+    return None if images is None else torch.as_tensor(images, device=device)
 
 
 def update_recurrent(
@@ -244,19 +259,20 @@ def update_recurrent(
     burn_in: int,
     grounding: float,
     device: torch.device,
+    images: np.ndarray | None = None,
 ) -> dict[str, float]:
     """One regression step of a policy with memory on chunks of consecutive steps (:meth:`Labels.sequence_sample`);
     the first ``burn_in`` steps of each chunk only warm its memory up."""
     obs_np, labels, goal, place, start, counted = batch
     b, t = start.shape
-    obs = obs_to_tensors(obs_np, device)
-    features, match = policy.encoder.encode(obs)
+    obs, turns = obs_to_tensors(obs_np, device), _images(images, device)
+    features, match = policy.encoder.encode(obs, turns)
     inputs = policy.sequence(features.view(b, t, -1), torch.as_tensor(start, device=device))
     weight = torch.as_tensor(counted, device=device).float()
     weight[:, :burn_in] = 0.0
     error = policy.action_loss(inputs, torch.as_tensor(labels, device=device))
     loss = (error * weight).sum() / weight.sum().clamp(min=1.0)
-    return optimize(optim, loss, match, obs, goal, place, grounding, device, policy.encoder.pointer)
+    return optimize(optim, loss, match, obs, goal, place, grounding, device, policy.encoder.pointer, turns)
 
 
 def train_dagger(config: TrainConfig, run_dir: Path, resume: bool, device: torch.device) -> TorchPolicy:
@@ -365,12 +381,13 @@ def train_dagger(config: TrainConfig, run_dir: Path, resume: bool, device: torch
                     batch = labels.sequence_sample(config.sac.batch_size // 8, c.chunk + c.burn_in, rng)
                 else:
                     batch = labels.sample(config.sac.batch_size, rng)
+                images = None
                 if c.symmetry:
-                    batch = in_random_images(batch, rng)
+                    batch, images = in_random_images(batch, rng)
                 if c.memory:
-                    losses = update_recurrent(learner, optim, batch, c.burn_in, c.grounding, device)
+                    losses = update_recurrent(learner, optim, batch, c.burn_in, c.grounding, device, images)
                 else:
-                    losses = update(learner, optim, batch, c.grounding, device)
+                    losses = update(learner, optim, batch, c.grounding, device, images)
                 if c.ema > 0:
                     with torch.no_grad():
                         torch._foreach_lerp_(list(policy.parameters()), list(learner.parameters()), 1.0 - c.ema)

@@ -140,6 +140,10 @@ class GroundworldEnv(gym.Env):
     table_symmetric: ClassVar[bool] = False
     """Whether turning or mirroring a scene gives a scene of the same task (:mod:`envs.symmetry`): a ball
     task whose instructions name no direction."""
+    names_direction: ClassVar[bool] = False
+    """A ball task whose instructions name a side of the table ("left of"): a turned or mirrored scene is a scene of
+    the task only with that side turned too, which a learner can do where it reads the side as a vector
+    (``GoalPointer.place``, ``--symmetry --pointer-reference``)."""
     goal_type: ClassVar[type[Goal]]
     min_described: ClassVar[int] = 1
     object_margin: ClassVar[float] = 0.37  # objects start within |x|, |y| <= this (ball tasks)

@@ -45,6 +45,7 @@ class RelationEnv(GroundworldEnv):
 
     goal_type = Relate
     min_described = 2
+    names_direction = True
 
     def _make_goal(self, rng: np.random.Generator, described: list[ObjectSpec]) -> Relate:
         relation = str(rng.choice(list(RELATION_AXES)))

@@ -11,9 +11,10 @@ imitation learner can train on every labelled state in all eight images (Zinkevi
 symmetry in MDPs; data augmentation by symmetry in robot learning) and so sees eight scenes per
 state it visited, which is what its generalisation to new scenes lacks.
 
-It holds only where the instruction does not name a direction: a relation ("left of", "behind")
-mirrors into another instruction, and the arm's base breaks the square's symmetry. A task says so
-with ``GroundworldEnv.table_symmetric``.
+It holds as it stands only where the instruction does not name a direction (``GroundworldEnv.table_symmetric``):
+a relation ("left of", "behind") mirrors into another instruction, and the arm's base breaks the square's
+symmetry. Where the words name a side (``GroundworldEnv.names_direction``) it holds once that side turns with
+the scene, which a learner can do if it reads the side as a vector (``groundworld.nn.GoalPointer.place``).
 
 Element ``g`` in 0..7: ``g % 4`` quarter turns anticlockwise, after mirroring x -> -x when ``g >= 4``.
 """
@@ -74,10 +75,21 @@ def transform_action(action: np.ndarray, g: np.ndarray | int) -> np.ndarray:
 
 
 @functools.cache
-def symmetric_tasks() -> tuple[str, ...]:
-    """The registered task ids whose env class says ``table_symmetric`` (read off the class; no env is built)."""
+def _task_classes() -> dict[str, type]:
+    """Each registered task's env class (read off its entry point; no env is built)."""
     import envs
 
-    return tuple(
-        t for t in envs.TASKS if gym.envs.registration.load_env_creator(gym.spec(t).entry_point).table_symmetric
-    )
+    return {t: gym.envs.registration.load_env_creator(gym.spec(t).entry_point) for t in envs.TASKS}
+
+
+def symmetric_tasks(turned_words: bool = False) -> tuple[str, ...]:
+    """The registered task ids whose env class says ``table_symmetric``, and with ``turned_words`` those that say
+    ``names_direction`` too."""
+    classes = _task_classes()
+    return tuple(t for t, c in classes.items() if c.table_symmetric or (turned_words and c.names_direction))
+
+
+def arm_tasks() -> tuple[str, ...]:
+    """The registered task ids of the arm, whose base breaks the square's symmetry: in a multi-task run their rows
+    are left as they are while the ball's are turned."""
+    return tuple(t for t, c in _task_classes().items() if c.embodiment != "ball")

@@ -75,17 +75,19 @@ def pointer_losses(
     goal: torch.Tensor,
     place: torch.Tensor,
     pointer: GoalPointer | None = None,
+    images: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """The grounding losses of entity ``scores`` (``GroundedEncoder.match``) on a batch of ``goal`` rows
     (:data:`GOAL_KEYS`): object and zone against the privileged goal's, and with a ``reference`` ``pointer`` its
-    second object and, where the goal has a reference, its place too."""
+    second object and, where the goal has a reference, its place too (rows seen under the table symmetries
+    ``images``, as :meth:`~groundworld.nn.GoalPointer.place` takes them)."""
     out = {
         "grounding_loss": grounding_loss(scores, obs["object_mask"], goal[:, 0]),
         "zone_grounding_loss": zone_grounding_loss(scores, obs["object_mask"], obs["zone_mask"], goal[:, 1]),
     }
     if pointer is not None and pointer.reference:
         out["reference_loss"] = reference_grounding_loss(scores, obs["object_mask"], obs["zone_mask"], goal[:, 3])
-        out["place_loss"] = place_loss(pointer.place(obs, scores), place, goal[:, 2])
+        out["place_loss"] = place_loss(pointer.place(obs, scores, images=images), place, goal[:, 2])
     return out
 
 

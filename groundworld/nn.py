@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from envs import tokenizer
+from envs import symmetry, tokenizer
 from envs.base import OBJECT_ATTRIBUTE_GROUPS, OBJECT_DYNAMIC, ZONE_GEOMETRY, effector_xy
 from envs.cli import Positive
 from envs.errors import UsageError
@@ -73,6 +73,11 @@ class EncoderConfig:
     relative: bool = False
     """Also read out the pointer's named object relative to the effector and the named zone relative to that
     object (offsets and distances): where to push from and where to, without differences to learn."""
+    obstacles: bool = False
+    """With ``relative``, also read out the object nearest the named one, other than it (a soft minimum over the
+    present objects): its offset and distance from the named object and from the effector. A head that sees only
+    the read-out otherwise cannot see what the oracle steers round (Relation's reference lies beside the place
+    its object must reach)."""
     readout_only: bool = False
     """Features are the body state and the pointer's read-out alone (with ``relative``, its geometry too): the
     instruction's embedding and the attention pool over every entity stay out. The words then only choose
@@ -241,19 +246,28 @@ class GoalPointer(nn.Module):
         return scores[:, start:].masked_fill(obs["object_mask"] < 0.5, -1e4).softmax(-1)
 
     def place(
-        self, obs: dict[str, torch.Tensor], scores: torch.Tensor, reference: torch.Tensor | None = None
+        self,
+        obs: dict[str, torch.Tensor],
+        scores: torch.Tensor,
+        reference: torch.Tensor | None = None,
+        images: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """(B, 2): where a ``reference`` pointer reads the instruction to put its object: the reference object's
         table-plane position plus an offset that each word adds to (in :data:`RELATIVE_SCALE` units), so "left
-        of" learns its side once for every pair of objects. ``reference``: :meth:`reference_weights`, if known."""
+        of" learns its side once for every pair of objects. ``reference``: :meth:`reference_weights`, if known.
+        ``images`` (B,): the table symmetry (:mod:`envs.symmetry`) each row's scene is seen under; the words'
+        offset turns with it, so a turned scene of "left of" is read as the turned side (:func:`turn_xy`)."""
         if reference is None:
             reference = self.reference_weights(obs, scores)
         where = (reference.unsqueeze(-1) * obs["objects"][..., :2]).sum(1)
-        return where + self.offsets(obs["instruction"].long()).sum(1) / RELATIVE_SCALE
+        offset = self.offsets(obs["instruction"].long()).sum(1) / RELATIVE_SCALE
+        return where + (offset if images is None else turn_xy(offset, images))
 
-    def forward(self, obs: dict[str, torch.Tensor], scores: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, obs: dict[str, torch.Tensor], scores: torch.Tensor, images: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """(B, out_dim): the named object's position and velocity, the named zone's x, y and radius; with
-        ``reference``, the reference object's position and velocity and :meth:`place`."""
+        ``reference``, the reference object's position and velocity and :meth:`place` (turned by ``images``)."""
         objects, zones = self.weights(obs, scores)
         parts = [
             (objects.unsqueeze(-1) * obs["objects"][..., :OBJECT_DYNAMIC]).sum(1),
@@ -262,8 +276,14 @@ class GoalPointer(nn.Module):
         if self.reference:
             reference = self.reference_weights(obs, scores)
             parts.append((reference.unsqueeze(-1) * obs["objects"][..., :OBJECT_DYNAMIC]).sum(1))
-            parts.append(self.place(obs, scores, reference))
+            parts.append(self.place(obs, scores, reference, images))
         return torch.cat(parts, dim=-1)
+
+
+def turn_xy(xy: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """(B, 2) table-plane vectors, row i under the table symmetry ``images[i]`` (:func:`envs.symmetry.matrix`)."""
+    matrices = torch.as_tensor(symmetry.MATRICES, device=xy.device, dtype=xy.dtype)[images.long()]
+    return torch.einsum("bij,bj->bi", matrices, xy)
 
 
 class SharedGatePointer(GoalPointer):
@@ -385,8 +405,11 @@ class GroundedEncoder(nn.Module):
                 self.pointer = make_pointer(
                     object_attrs, zone_attrs, c.pointer_groups, c.match_dim, c.pointer_reference
                 )
-                out += self.pointer.out_dim + (RELATIVE if c.relative else 0)
+                out += self.pointer.out_dim + (RELATIVE if c.relative else 0) + (OBSTACLE if c.obstacles else 0)
             self.relative = c.pointer and c.relative
+            if c.obstacles and not self.relative:
+                raise ValueError("obstacles needs the pointer's relative read-out (pointer=True, relative=True)")
+            self.obstacles = c.obstacles
             self.readout_only = c.readout_only
             if c.readout_only:
                 if not c.pointer:
@@ -408,10 +431,14 @@ class GroundedEncoder(nn.Module):
             return to_common(obs)
         return obs
 
-    def encode(self, obs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Features and the entity scores of :meth:`match` (None without object state), in one pass."""
+    def encode(
+        self, obs: dict[str, torch.Tensor], images: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Features and the entity scores of :meth:`match` (None without object state), in one pass. ``images``
+        (B,): the table symmetry each row is seen under, for a training batch turned by it (the words' place
+        offset turns too, :meth:`GoalPointer.place`); None for scenes as the env gives them."""
         if self.has_state and self.readout_only:
-            return self.encode_readout(obs)
+            return self.encode_readout(obs, images)
         instr = self.instruction(obs["instruction"])
         parts, match = [instr], None
         if self.has_state:
@@ -429,15 +456,17 @@ class GroundedEncoder(nn.Module):
             match = self.vote(obs)
             parts += [body, self.pool(keys, values, mask, query, match)]
             if self.pointer is not None:
-                read, match = self.read_pointer(obs)
+                read, match = self.read_pointer(obs, images)
                 parts += read
         if self.has_pixels:
             parts.append(self.pixels(obs["pixels"], instr))
         return torch.cat(parts, dim=-1), match
 
-    def encode_readout(self, obs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode_readout(
+        self, obs: dict[str, torch.Tensor], images: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`encode` with ``readout_only``: the body state and the pointer's read-out."""
-        read, match = self.read_pointer(obs)
+        read, match = self.read_pointer(obs, images)
         parts = [self.embed_body(obs), *read]
         if self.has_pixels:
             parts.append(self.pixels(obs["pixels"], self.instruction(obs["instruction"])))
@@ -447,13 +476,20 @@ class GroundedEncoder(nn.Module):
         """The embedded body state (proprio and the extra body keys)."""
         return self.body(torch.cat([obs["proprio"], *(obs[k] for k in self.extra)], dim=-1))
 
-    def read_pointer(self, obs: dict[str, torch.Tensor]) -> tuple[list[torch.Tensor], torch.Tensor]:
+    def read_pointer(
+        self, obs: dict[str, torch.Tensor], images: torch.Tensor | None = None
+    ) -> tuple[list[torch.Tensor], torch.Tensor]:
         """([the pointer's read-out, and with ``relative`` its geometry], the pointer's entity scores)."""
         match = self.pointer.scores(obs)
-        readout = self.pointer(obs, match)
+        readout = self.pointer(obs, match, images)
         if self.relative:
             destination = readout[..., -2:] if self.pointer.reference else None
-            return [readout, relative_readout(readout, self.effector(obs["proprio"]), destination)], match
+            effector = self.effector(obs["proprio"])
+            parts = [readout, relative_readout(readout, effector, destination)]
+            if self.obstacles:
+                named = self.pointer.weights(obs, match)[0]
+                parts.append(obstacle_readout(obs["objects"][..., :2], obs["object_mask"], named, effector))
+            return parts, match
         return [readout], match
 
     def effector(self, proprio: torch.Tensor) -> torch.Tensor:
@@ -504,6 +540,29 @@ def relative_readout(
     cos = (u_object * u_zone).sum(-1, keepdim=True)
     sin = u_object[..., :1] * u_zone[..., 1:] - u_object[..., 1:] * u_zone[..., :1]
     return torch.cat([to_object, to_zone, *lengths, u_object, u_zone, cos, sin], -1)
+
+
+OBSTACLE = 6
+"""Width of :func:`obstacle_readout`."""
+
+
+def obstacle_readout(
+    positions: torch.Tensor, mask: torch.Tensor, named: torch.Tensor, effector: torch.Tensor, softness: float = 0.03
+) -> torch.Tensor:
+    """(B, 6): the object nearest the named one among the others present (positions (B, N, 2), ``mask`` and the
+    pointer's ``named`` weights (B, N), whose largest is the named object), as its offset from the named object and
+    from the effector (x, y, in :data:`RELATIVE_SCALE` units) and their lengths. "Nearest" is a soft minimum over
+    distance (``softness`` metres). Without another object: zeros."""
+    centre = (named.unsqueeze(-1) * positions).sum(1, keepdim=True)  # the named object as the read-out has it
+    other = (mask > 0.5) & (torch.arange(named.shape[1], device=named.device) != named.argmax(-1, keepdim=True))
+    distance = (positions - centre).norm(dim=-1)  # (B, N)
+    weights = (-distance / softness).masked_fill(~other, -1e4).softmax(-1)
+    present = other.any(-1, keepdim=True).float()
+    nearest = (weights.unsqueeze(-1) * positions).sum(1)
+    from_object = (nearest - centre[:, 0]) * RELATIVE_SCALE * present
+    from_effector = (nearest - effector) * RELATIVE_SCALE * present
+    lengths = [from_object.norm(dim=-1, keepdim=True), from_effector.norm(dim=-1, keepdim=True)]
+    return torch.cat([from_object, from_effector, *lengths], -1)
 
 
 def _choice_loss(scores: torch.Tensor, mask: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -636,6 +636,28 @@ def test_relative_readout_is_the_named_object_from_the_effector_and_the_zone_fro
     np.testing.assert_allclose(relative, expected, atol=1e-5)
 
 
+def test_obstacle_readout_is_the_nearest_other_object_seen_from_the_named_one_and_the_effector():
+    """``--obstacles``: the nearest object other than the named one, not the named one itself, nor an absent slot."""
+    from groundworld.nn import RELATIVE_SCALE, obstacle_readout
+
+    positions = torch.tensor([[[0.0, 0.0], [0.1, 0.0], [0.0, -0.4], [0.02, 0.0]]])
+    mask = torch.tensor([[1.0, 1.0, 1.0, 0.0]])  # the last slot, nearest of all, is empty
+    named = torch.tensor([[0.97, 0.01, 0.01, 0.01]])
+    out = obstacle_readout(positions, mask, named, effector=torch.tensor([[-0.1, 0.0]]))[0].numpy()
+    centre = 0.97 * positions[0, 0].numpy() + 0.01 * positions[0, 1:].sum(0).numpy()
+    expected = (np.array([0.1, 0.0]) - centre) * RELATIVE_SCALE, np.array([0.2, 0.0]) * RELATIVE_SCALE
+    np.testing.assert_allclose(out[:4], np.concatenate(expected), atol=1e-3)
+    np.testing.assert_allclose(out[4:], [np.linalg.norm(expected[0]), np.linalg.norm(expected[1])], atol=1e-3)
+    alone = obstacle_readout(positions, torch.tensor([[1.0, 0.0, 0.0, 0.0]]), named, torch.zeros(1, 2))
+    assert torch.count_nonzero(alone) == 0
+    env = gym.make("Groundworld/Relation-v0")
+    encoder = GroundedEncoder(env.observation_space, EncoderConfig(relative=True, readout_only=True, obstacles=True))
+    plain = GroundedEncoder(env.observation_space, EncoderConfig(relative=True, readout_only=True))
+    assert encoder(obs_to_tensors(batch_of(env, 2))).shape == (2, plain.out_dim + groundworld.nn.OBSTACLE)
+    with pytest.raises(ValueError, match="obstacles needs the pointer's relative read-out"):
+        GroundedEncoder(env.observation_space, EncoderConfig(obstacles=True))
+
+
 @pytest.mark.parametrize("env_id", ["Groundworld/Push-v0", "Groundworld/Reach-v0"])
 def test_readout_only_features_are_the_body_and_what_the_pointer_reads(env_id):
     """With ``readout_only`` the words choose what the pointer reads and nothing else: the features are the same

@@ -157,13 +157,13 @@ def test_symmetry_turns_each_state_with_its_label_and_a_chunk_as_one():
     labels = np.random.default_rng(1).uniform(-1, 1, (64, 2)).astype(np.float32)
     place = np.random.default_rng(3).uniform(-0.4, 0.4, (64, 2)).astype(np.float32)
     batch = (obs, labels, np.arange(64), place)
-    turned, turned_labels, goal, turned_place = in_random_images(batch, np.random.default_rng(0))
+    (turned, turned_labels, goal, turned_place), row_images = in_random_images(batch, np.random.default_rng(0))
     np.testing.assert_array_equal(goal, np.arange(64))
     for i in range(64):  # find the one image that maps row i's ball position and label onto the turned ones
         images = [g for g in range(symmetry.SYMMETRIES)
                   if np.allclose(symmetry.transform_xy(obs["proprio"][i, :2], g), turned["proprio"][i, :2])
                   and np.allclose(symmetry.transform_action(labels[i], g), turned_labels[i])]  # fmt: skip
-        assert images, i
+        assert row_images[i] in images, i
         np.testing.assert_allclose(turned_place[i], symmetry.transform_xy(place[i], images[0]), atol=1e-6)
         expected = symmetry.transform_observation({k: v[i] for k, v in obs.items()}, images[0])
         for key in expected:
@@ -173,16 +173,57 @@ def test_symmetry_turns_each_state_with_its_label_and_a_chunk_as_one():
     chunk_labels = np.repeat(labels[:4, None], 8, axis=1)
     chunk_obs = {k: np.repeat(v[:4], 8, axis=0) for k, v in obs.items()}
     chunk_place = np.repeat(place[:4], 8, axis=0)
-    turned, turned_labels, _, _ = in_random_images(
+    (turned, turned_labels, _, _), row_images = in_random_images(
         (chunk_obs, chunk_labels, None, chunk_place), np.random.default_rng(2)
     )
     for c in range(4):
         rows = turned["proprio"][c * 8 : (c + 1) * 8]
         assert np.allclose(rows, rows[0]) and np.allclose(turned_labels[c], turned_labels[c, 0])
+        assert len(set(row_images[c * 8 : (c + 1) * 8])) == 1
+
+
+def test_a_multitask_batch_turns_the_balls_rows_and_leaves_the_arms():
+    from groundworld.layout import to_common
+
+    rows = [to_common(gym.make(f"Groundworld/{t}-v0").reset(seed=s)[0]) for s in range(16) for t in ("Reach", "Push")]
+    obs = {k: np.stack([r[k] for r in rows]) for k in rows[0]}
+    labels = np.random.default_rng(1).uniform(-1, 1, (32, 2)).astype(np.float32)
+    batch = (obs, labels, None, np.zeros((32, 2), np.float32))
+    (turned, turned_labels, _, _), images = in_random_images(batch, np.random.default_rng(0))
+    arm = obs["embodiment"][:, 1] > 0.5
+    assert arm.sum() == 16 and (images[arm] == 0).all() and (images[~arm] > 0).sum() > 10
+    np.testing.assert_array_equal(turned["proprio"][arm], obs["proprio"][arm])
+    np.testing.assert_array_equal(turned_labels[arm], labels[arm])
+
+
+def test_the_pointers_place_turns_with_the_scene_it_is_told_is_turned():
+    """Relation under ``--symmetry``: the words' side turns with the scene, so the place read in a turned scene is
+    the turned place (the reference object's position alone would turn, but not "left of")."""
+    import torch
+
+    from envs.base import OBJECT_DYNAMIC, ZONE_GEOMETRY
+    from groundworld.nn import GoalPointer, obs_to_tensors
+
+    env = gym.make("Groundworld/Relation-v0")
+    rows = [env.reset(seed=s)[0] for s in range(8)]
+    obs = {k: np.stack([r[k] for r in rows]) for k in rows[0]}
+    attrs = obs["objects"].shape[-1] - OBJECT_DYNAMIC, obs["zones"].shape[-1] - ZONE_GEOMETRY
+    pointer = GoalPointer(*attrs, reference=True)
+    torch.nn.init.normal_(pointer.offsets.weight, std=1.0)  # a side per word, as a trained pointer has
+    images = np.arange(8)
+    with torch.no_grad():
+        plain = obs_to_tensors(obs)
+        place = pointer.place(plain, pointer.scores(plain)).numpy()
+        turned = obs_to_tensors(symmetry.transform_observation(obs, images))
+        told = pointer.place(turned, pointer.scores(turned), images=torch.as_tensor(images)).numpy()
+        untold = pointer.place(turned, pointer.scores(turned)).numpy()
+    np.testing.assert_allclose(told, symmetry.transform_xy(place, images), atol=1e-5)
+    assert np.abs(untold - symmetry.transform_xy(place, images))[1:].max() > 0.05  # untold: the side stays put
 
 
 def test_symmetry_is_refused_where_the_instruction_names_a_direction(tmp_path):
-    """Refused before anything is written: a task whose words name directions, several tasks, another agent."""
+    """Refused before anything is written: a task whose words name a direction the pointer does not turn, the arm
+    alone, another agent; several tasks with the arm's among them are accepted (its rows stay as they are)."""
     import pytest
 
     from agents.config import TrainConfig
@@ -193,15 +234,24 @@ def test_symmetry_is_refused_where_the_instruction_names_a_direction(tmp_path):
         c.dagger.symmetry = True
         return c
 
-    with pytest.raises(UsageError, match="--symmetry needs one task .*Push.*Relation-v0 is not one of them"):
+    with pytest.raises(
+        UsageError, match="--symmetry needs tasks .*Push.*--pointer-reference also .*Relation-v0.*Relation-v0 is not"
+    ):
         config("Groundworld/Relation-v0").validate()
-    with pytest.raises(UsageError, match="is several tasks"):
-        config("Groundworld/GoTo-v0,Groundworld/Push-v0").validate()
+    with pytest.raises(UsageError, match="Reach-v0 is not"):
+        config("Groundworld/Reach-v0").validate()
+    with pytest.raises(UsageError, match="; Groundworld/Relation-v0 is not"):  # the words' side does not turn
+        config("Groundworld/Reach-v0,Groundworld/Relation-v0").validate()
+    config("Groundworld/Reach-v0,Groundworld/Push-v0").validate()  # several tasks: the arm's rows stay put
+    turned_words = config("Groundworld/Relation-v0")
+    turned_words.sac.encoder.pointer_reference = True
+    turned_words.validate()  # the pointer reads the words' side as a vector, which turns with the scene
     with pytest.raises(UsageError, match="--symmetry is for --algo dagger, not native"):
         config("Groundworld/Push-v0", algo="native").validate()
     config("Groundworld/Push-v0").validate()  # accepted
     assert not (tmp_path / "run").exists()
     assert set(symmetry.symmetric_tasks()) == {f"Groundworld/{t}-v0" for t in ("GoTo", "Push", "KnockOff", "Sequence")}
+    assert set(symmetry.symmetric_tasks(True)) - set(symmetry.symmetric_tasks()) == {"Groundworld/Relation-v0"}
 
 
 def test_labels_keep_the_goals_zone_and_the_zone_loss_trains_the_pointer_towards_it(tmp_path):

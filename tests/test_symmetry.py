@@ -11,6 +11,7 @@ import pytest
 
 import envs
 from envs import symmetry
+from envs.rules import RELATION_AXES
 
 SYMMETRIC = [t for t in envs.TASKS if gym.make(t).unwrapped.table_symmetric]
 
@@ -119,3 +120,29 @@ def test_oracle_labels_image_states_with_image_actions(env_id):
             if term or trunc:
                 break
     assert np.mean(agree) >= 0.95, np.mean(agree)
+
+
+def turned_relation(relation: str, g: int) -> str:
+    """The relation whose side is the image of ``relation``'s under ``g``."""
+    side = symmetry.transform_xy(np.asarray(RELATION_AXES[relation], dtype=np.float32), g)
+    return next(r for r, axis in RELATION_AXES.items() if np.allclose(axis, side))
+
+
+def test_a_turned_relation_scene_is_the_scene_of_the_turned_side():
+    """Relation names a side, so its image is a Relation scene only with the side turned too ("left of" under a
+    quarter turn is "in front of"); then the oracle's labels are the images of its labels, which
+    ``--symmetry --pointer-reference`` relies on (the pointer turns the words' side with the scene)."""
+    agree, sides = [], set()
+    for g in range(1, symmetry.SYMMETRIES):
+        a, b, obs_a, _ = mirrored_twin("Groundworld/Relation-v0", seed=11, g=g)
+        oracle_a, oracle_b = envs.make_oracle(a), envs.make_oracle(b)
+        for _ in range(60):
+            image_state(a, b, g)
+            b.unwrapped.goal.relation = turned_relation(a.unwrapped.goal.relation, g)
+            sides.add(b.unwrapped.goal.relation)
+            label = oracle_a(obs_a, {})
+            agree.append(np.abs(symmetry.transform_action(label, g) - oracle_b(None, {})).max() < 1e-4)
+            obs_a, _, term, trunc, _ = a.step(label)
+            if term or trunc:
+                break
+    assert len(sides) == 4 and np.mean(agree) >= 0.95, (sides, np.mean(agree))
