@@ -229,8 +229,10 @@ class GroundworldEnv(gym.Env):
     def goal_named(self) -> tuple[int, int]:
         """Indices of the objects the instruction names, in its order (-1: it names no second) - privileged.
         Fixed for the episode, unlike ``goal_target``'s object in Sequence (the one still to touch): what a
-        learner that reads the words alone, with no memory of the episode, can be taught to pick."""
-        return self.goal_target()[0], self.goal_reference()
+        learner that reads the words alone, with no memory of the episode, can be taught to pick. Read off the goal's
+        bound descriptions (``Goal.targets``), which every task's goal object and reference are the first two of."""
+        named = self.goal.targets
+        return int(named[0]), int(named[1]) if len(named) > 1 else -1
 
     # ------------------------------------------------------------------ reset
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):

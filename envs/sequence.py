@@ -85,10 +85,6 @@ class SequenceEnv(GroundworldEnv):
         target = self.current_target()
         return target, self.scene_view.object_pos[target].copy()
 
-    def goal_named(self) -> tuple[int, int]:
-        first, second = self.goal.targets
-        return int(first), int(second)
-
 
 def oracle(env: SequenceEnv) -> oracles.Policy:
     def policy(obs, info) -> np.ndarray:
