@@ -487,8 +487,10 @@ class GroundedEncoder(nn.Module):
             effector = self.effector(obs["proprio"])
             parts = [readout, relative_readout(readout, effector, destination)]
             if self.obstacles:
-                named = self.pointer.weights(obs, match)[0]
-                parts.append(obstacle_readout(obs["objects"][..., :2], obs["object_mask"], named, effector))
+                n = obs["objects"].shape[1]
+                named = match[:, :n].masked_fill(obs["object_mask"] < 0.5, -1e4).argmax(-1)  # the weights' largest
+                objects = obs["objects"][..., :2]
+                parts.append(obstacle_readout(objects, obs["object_mask"], named, readout[..., :2], effector))
             return parts, match
         return [readout], match
 
@@ -547,19 +549,23 @@ OBSTACLE = 6
 
 
 def obstacle_readout(
-    positions: torch.Tensor, mask: torch.Tensor, named: torch.Tensor, effector: torch.Tensor, softness: float = 0.03
+    positions: torch.Tensor,
+    mask: torch.Tensor,
+    named: torch.Tensor,
+    centre: torch.Tensor,
+    effector: torch.Tensor,
+    softness: float = 0.03,
 ) -> torch.Tensor:
-    """(B, 6): the object nearest the named one among the others present (positions (B, N, 2), ``mask`` and the
-    pointer's ``named`` weights (B, N), whose largest is the named object), as its offset from the named object and
-    from the effector (x, y, in :data:`RELATIVE_SCALE` units) and their lengths. "Nearest" is a soft minimum over
-    distance (``softness`` metres). Without another object: zeros."""
-    centre = (named.unsqueeze(-1) * positions).sum(1, keepdim=True)  # the named object as the read-out has it
-    other = (mask > 0.5) & (torch.arange(named.shape[1], device=named.device) != named.argmax(-1, keepdim=True))
-    distance = (positions - centre).norm(dim=-1)  # (B, N)
+    """(B, 6): the object nearest the named one among the others present (positions (B, N, 2), ``mask`` (B, N), the
+    named object's index (B,) and position as the pointer reads it, ``centre`` (B, 2)), as its offset from the named
+    object and from the effector (x, y, in :data:`RELATIVE_SCALE` units) and their lengths. "Nearest" is a soft
+    minimum over distance (``softness`` metres). Without another object: zeros."""
+    other = (mask > 0.5) & (torch.arange(mask.shape[1], device=mask.device) != named.unsqueeze(-1))
+    distance = (positions - centre.unsqueeze(1)).norm(dim=-1)  # (B, N)
     weights = (-distance / softness).masked_fill(~other, -1e4).softmax(-1)
     present = other.any(-1, keepdim=True).float()
     nearest = (weights.unsqueeze(-1) * positions).sum(1)
-    from_object = (nearest - centre[:, 0]) * RELATIVE_SCALE * present
+    from_object = (nearest - centre) * RELATIVE_SCALE * present
     from_effector = (nearest - effector) * RELATIVE_SCALE * present
     lengths = [from_object.norm(dim=-1, keepdim=True), from_effector.norm(dim=-1, keepdim=True)]
     return torch.cat([from_object, from_effector, *lengths], -1)

@@ -642,13 +642,15 @@ def test_obstacle_readout_is_the_nearest_other_object_seen_from_the_named_one_an
 
     positions = torch.tensor([[[0.0, 0.0], [0.1, 0.0], [0.0, -0.4], [0.02, 0.0]]])
     mask = torch.tensor([[1.0, 1.0, 1.0, 0.0]])  # the last slot, nearest of all, is empty
-    named = torch.tensor([[0.97, 0.01, 0.01, 0.01]])
-    out = obstacle_readout(positions, mask, named, effector=torch.tensor([[-0.1, 0.0]]))[0].numpy()
-    centre = 0.97 * positions[0, 0].numpy() + 0.01 * positions[0, 1:].sum(0).numpy()
+    weights = torch.tensor([[0.97, 0.01, 0.01, 0.01]])  # the pointer's, not quite sure of the named object
+    centre, named = (weights.unsqueeze(-1) * positions).sum(1), weights.argmax(-1)
+    out = obstacle_readout(positions, mask, named, centre, effector=torch.tensor([[-0.1, 0.0]]))[0].numpy()
+    centre = centre[0].numpy()
     expected = (np.array([0.1, 0.0]) - centre) * RELATIVE_SCALE, np.array([0.2, 0.0]) * RELATIVE_SCALE
     np.testing.assert_allclose(out[:4], np.concatenate(expected), atol=1e-3)
     np.testing.assert_allclose(out[4:], [np.linalg.norm(expected[0]), np.linalg.norm(expected[1])], atol=1e-3)
-    alone = obstacle_readout(positions, torch.tensor([[1.0, 0.0, 0.0, 0.0]]), named, torch.zeros(1, 2))
+    only_named = torch.tensor([[1.0, 0.0, 0.0, 0.0]])
+    alone = obstacle_readout(positions, only_named, named, torch.as_tensor(centre)[None], torch.zeros(1, 2))
     assert torch.count_nonzero(alone) == 0
     env = gym.make("Groundworld/Relation-v0")
     encoder = GroundedEncoder(env.observation_space, EncoderConfig(relative=True, readout_only=True, obstacles=True))
