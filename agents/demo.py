@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Annotated
 
 import agents
+import envs
 from agents.presets import TASK_PRESETS
 from agents.training import config_from_args
 from envs import cli
@@ -52,9 +53,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str]) -> int:
     args, _ = cli.parse(DemoArgs, argv, "python -m agents.demo", __doc__.split("\n")[0])
-    if args.contact_env and args.contact_env not in TASK_PRESETS:
-        known = ", ".join(TASK_PRESETS)
-        raise UsageError(f"--contact-env {args.contact_env!r} has no task preset; one of: {known}, or ''")
+    tasks = [t for t in TASK_PRESETS if t in envs.TASKS]  # one task each ("all" is the multi-task run)
+    if args.contact_env and args.contact_env not in tasks:
+        raise UsageError(
+            f"--contact-env {args.contact_env!r} is not a task with a preset; one of: {', '.join(tasks)}, or ''"
+        )
     start = time.time()
 
     env_demo.main(["--episodes", "5", "--video-episodes", "1"])

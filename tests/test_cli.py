@@ -113,7 +113,12 @@ BAD = [
     (
         "demo",
         "--run-dir RUN --contact-env Groundworld/Nope-v0",
-        "--contact-env 'Groundworld/Nope-v0' has no task preset",
+        "--contact-env 'Groundworld/Nope-v0' is not a task with a preset",
+    ),
+    (
+        "demo",
+        "--run-dir RUN --contact-env all",
+        "--contact-env 'all' is not a task with a preset; one of: Groundworld/",
     ),
     ("demo", "--run-dir RUN --contact-steps 0", "--contact-steps must be > 0"),
     ("visualize", "--model missing.pt", "no checkpoint at"),
