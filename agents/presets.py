@@ -29,8 +29,9 @@ TASK_PRESETS: dict[str, str] = {
     "Groundworld/Sequence-v0": "sequence",
     "all": "all",
 }
-"""Each task's best measured recipe (``docs/results.md``): ``python -m agents.train --env ID --run-dir DIR`` with
-neither ``--preset`` nor ``--algo`` trains it; other flags given with it win."""
+"""Each task's best measured recipe (``docs/results.md``), and under ``all`` the multi-task run's: ``python -m
+agents.train --env ID --run-dir DIR`` with neither ``--preset`` nor ``--algo`` trains it; other flags given with it
+win."""
 
 _CONTACT_DAGGER: dict[str, Any] = {
     "algo": "dagger",
