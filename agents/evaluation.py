@@ -1,6 +1,7 @@
 """Evaluate a trained agent: success rate with a 95% interval, a per-instruction table, videos.
 
     python -m agents.evaluate --run runs/goto --split heldout --episodes 100 --video
+    python -m agents.evaluate --pretrained Groundworld/Push-v0 --instruction "shove the big red box into the blue area"
 
 From Python::
 
@@ -12,6 +13,7 @@ From Python::
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ import gymnasium as gym
 import numpy as np
 
 import envs
-from envs import cli
+from envs import cli, language
 from envs.errors import UsageError, check_writable_dir
 from envs.language import SPLITS
 from groundworld.policy import Policy
@@ -90,12 +92,15 @@ def evaluate(
     video: str | Path | None = None,
     video_episodes: int = 3,
     wrap: Callable[[gym.Env], gym.Env] | None = None,
+    instruction: str | None = None,
     **env_kwargs: Any,
 ) -> EvalResult:
     """Run ``episodes`` seeded episodes of ``policy``; optionally write the first few to ``video``.
 
     ``wrap`` wraps the evaluation env (e.g. in a judge's shaping wrapper, whose final
-    ``info["judge_success"]`` each episode then records as ``"judge"``)."""
+    ``info["judge_success"]`` each episode then records as ``"judge"``). With ``instruction`` (a person's
+    sentence, :func:`envs.language.understand`) every episode is a scene that holds that goal, and the
+    instruction is checked before any episode runs."""
     if split not in SPLITS:
         raise UsageError(f"unknown split {split!r}; expected one of {SPLITS}")
     if episodes < 1:
@@ -105,9 +110,12 @@ def evaluate(
     env = gym.make(env_id, split=split, **env_kwargs)
     if wrap is not None:
         env = wrap(env)
-    result = EvalResult(env_id, split)
+    options = None if instruction is None else {"instruction": instruction}
+    if options is not None:
+        env.reset(seed=seed, options=options)  # a sentence the task cannot follow fails here, in one line
+    result = EvalResult(env_id, split if instruction is None else f"instruction {instruction!r}")
     for i in range(episodes):
-        obs, info = env.reset(seed=seed + i)
+        obs, info = env.reset(seed=seed + i, options=options)
         policy.reset()
         done, steps, total = False, 0, 0.0
         while not done:
@@ -135,6 +143,7 @@ def evaluate(
             episodes=video_episodes,
             seed=seed,
             on_reset=policy.reset,
+            options=options,
         )
         render_env.close()
     return result
@@ -144,8 +153,10 @@ def evaluate(
 class EvaluateArgs:
     """What ``python -m agents.evaluate`` measures."""
 
-    run: str = field(default=cli.REQUIRED)
+    run: str = ""
     """Run folder written by agents.train (or agents.rejection)."""
+    pretrained: str = ""
+    """Instead of --run: a shipped policy (agents.load_pretrained), by env id or 'all' for the multi-task one."""
     env: str = ""
     """Environment id (default: the one the run was trained on; every one, for a multi-task run)."""
     split: Literal[SPLITS] = "train"
@@ -160,8 +171,13 @@ class EvaluateArgs:
     """Episodes in the video."""
     video_dir: str = "videos"
     """Folder of the video."""
+    instruction: tuple[str, ...] = ()
+    """Sentences to follow, as a person types them (repeat the flag for several): each is run in scenes that hold
+    it, in the task of the policy that takes it, instead of the split's instructions (--episodes default: 10)."""
 
     def validate(self) -> None:
+        if bool(self.run) == bool(self.pretrained):
+            raise UsageError("give --run DIR (a run folder) or --pretrained ID (a shipped policy), one of the two")
         if self.env:
             envs.check_env_id(self.env)
 
@@ -173,22 +189,60 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str]) -> int:
     from agents.policies import load_policy
+    from agents.pretrained import pretrained_policy
 
-    args, _ = cli.parse(EvaluateArgs, argv, "python -m agents.evaluate", __doc__.split("\n")[0])
+    args, given = cli.parse(EvaluateArgs, argv, "python -m agents.evaluate", __doc__.split("\n")[0])
     if args.video:
         check_writable_dir(args.video_dir, "video")  # before the policy is loaded and episodes are run
-    policy, config = load_policy(args.run)
-    for env_id in (args.env,) if args.env else config.env_ids:  # a multi-task policy: every task it learned
+    if args.run:
+        policy, config = load_policy(args.run)
+    else:
+        policy, config = pretrained_policy(args.pretrained)
+    name = Path(args.run).name if args.run else args.pretrained.split("/")[-1].removesuffix("-v0")
+    env_ids = (args.env,) if args.env else config.env_ids  # a multi-task policy: every task it learned
+    if args.instruction:
+        episodes = args.episodes if ("episodes",) in given else INSTRUCTION_EPISODES
+        jobs = [(task_for(text, env_ids), text) for text in args.instruction]  # every sentence checked first
+    else:
+        episodes, jobs = args.episodes, [(env_id, None) for env_id in env_ids]
+    for env_id, text in jobs:
         video = None
         if args.video:
-            video = Path(args.video_dir) / f"{Path(args.run).name}_{env_id.split('/')[-1]}_{args.split}.mp4"
+            what = args.split if text is None else slug(text)
+            video = Path(args.video_dir) / f"{name}_{env_id.split('/')[-1]}_{what}.mp4"
+        if text is not None:
+            print(f"{env_id}: {text!r}; the policy reads {language.understand(text).words!r}")
         result = evaluate(
-            policy, env_id, args.split, args.episodes, args.seed, video=video, video_episodes=args.video_episodes
+            policy,
+            env_id,
+            args.split,
+            episodes,
+            args.seed,
+            video=video,
+            video_episodes=min(args.video_episodes, episodes),
+            instruction=text,
         )
         print(result.summary())
         if video is not None:
             print(f"\nvideo: {video}")
     return 0
+
+
+INSTRUCTION_EPISODES = 10
+"""Episodes per ``--instruction`` sentence unless ``--episodes`` is given."""
+
+
+def task_for(text: str, env_ids: tuple[str, ...]) -> str:
+    """The one of ``env_ids`` whose task takes the sentence ``text``; a :class:`UsageError` naming what was
+    understood and what was not otherwise."""
+    kinds = {envs.goal_kind(env_id): env_id for env_id in env_ids}
+    goal = language.parse(text, kinds=tuple(kinds))
+    return kinds[goal.kind]
+
+
+def slug(text: str, length: int = 60) -> str:
+    """A file-name form of a sentence: its lower-case letters and digits, words joined by '-'."""
+    return "-".join(re.findall(r"[a-z0-9]+", text.lower()))[:length].rstrip("-") or "instruction"
 
 
 if __name__ == "__main__":

@@ -40,6 +40,11 @@ def shipped() -> dict[str, dict[str, Any]]:
 def load_pretrained(env_id: str, device: str = "cpu") -> Any:
     """The shipped policy for ``env_id`` (``policy.act(obs)``, ``policy.reset()``); ``"all"`` is the multi-task
     one, which also acts in every task's env."""
+    return pretrained_policy(env_id, device)[0]
+
+
+def pretrained_policy(env_id: str, device: str = "cpu") -> tuple[Any, TrainConfig]:
+    """``(policy, config)`` of the shipped policy for ``env_id``, as :func:`agents.load_policy` gives a run's."""
     index = shipped()
     if env_id not in index:
         have = ", ".join(sorted(index)) or "none yet"
@@ -47,7 +52,7 @@ def load_pretrained(env_id: str, device: str = "cpu") -> Any:
     entry = index[env_id]
     payload = load_checkpoint(WEIGHTS / entry["file"], expect={"kind": "policy"})
     config = TrainConfig.from_dict(payload["config"], f"the config in {entry['file']}")
-    return policy_from_payload(payload, config, device)
+    return policy_from_payload(payload, config, device), config
 
 
 def export(run_dir: str | Path, name: str, episodes: int = 100) -> dict[str, Any]:

@@ -65,6 +65,13 @@ def check_env_id(env_id: str, also: str = "") -> None:
         raise UsageError(f"unknown env id {env_id!r}; Groundworld ids are {', '.join(TASKS)}{more}")
 
 
+def goal_kind(env_id: str) -> str:
+    """The goal kind (``envs.language``) of task ``env_id``'s instructions: "goto", "push", ..."""
+    check_env_id(env_id)
+    module, cls, _ = _TASKS[env_id.split("/")[-1].removesuffix("-v0")]
+    return getattr(module, cls).goal_type.kind
+
+
 _ORACLES = {getattr(module, cls): module.oracle for module, cls, _ in _TASKS.values()}
 
 
@@ -80,4 +87,4 @@ def make_oracle(env: gym.Env) -> Callable[[dict[str, np.ndarray], dict[str, Any]
     return _ORACLES[type(base)](base)
 
 
-__all__ = ["TASKS", "EnvConfig", "GroundworldEnv", "check_env_id", "make_oracle", "record_video"]
+__all__ = ["TASKS", "EnvConfig", "GroundworldEnv", "check_env_id", "goal_kind", "make_oracle", "record_video"]

@@ -64,7 +64,8 @@ class EnvConfig:
 
     split: str = "train"
     """Which instructions episodes draw: "train", "heldout" (unseen attribute/goal
-    combinations) or "paraphrase" (training goals in unseen sentence forms)."""
+    combinations), "paraphrase" (training goals in unseen sentence forms) or "person" (training
+    goals as people type them: synonyms, fillers, other word orders; ``envs.language``)."""
     reward_mode: str = "sparse"
     """"sparse": 1 on the success step, else 0. "dense": shaped progress plus success,
     failure and control terms, each reported in ``info`` as ``reward_<term>``."""
@@ -238,7 +239,7 @@ class GroundworldEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
             raise UsageError(f"seed must be a non-negative integer or None, got {seed!r}")
-        forced, text = self._requested_goal(options)
+        forced, text, words = self._requested_goal(options)
         rng_before = self._rng_snapshot()
         super().reset(seed=seed)
         try:
@@ -248,30 +249,31 @@ class GroundworldEnv(gym.Env):
             raise
         self._write_episode(*episode)
         self.goal = goal
-        self.instruction = text if forced is not None else goal.render(self.np_random, self.config.split)
-        self._tokens = tokenizer.encode(self.instruction)
+        if forced is None:
+            text = goal.render(self.np_random, self.config.split)
+            words = language.understand(text).words if self.config.split == "person" else text
+        self.instruction = text
+        self._tokens = tokenizer.encode(words)
         self._potential = self.potential()
         obs = self._get_obs()
         self._last_obs = obs
         return obs, self._info(Status.CONTINUE, physics_error=False)
 
-    def _requested_goal(self, options: dict[str, Any] | None) -> tuple[Goal | None, str | None]:
-        """The goal and text of ``options["instruction"]`` (None, None without one), checked
-        before anything changes: unknown options, a sentence that does not parse for this task
-        or does not fit the instruction observation raise :class:`~envs.errors.UsageError`."""
+    def _requested_goal(self, options: dict[str, Any] | None) -> tuple[Goal | None, str | None, str | None]:
+        """The goal, text and observed words (:attr:`envs.language.Reading.words`) of ``options["instruction"]``
+        (all None without one), checked before anything changes: unknown options, or a sentence this task cannot
+        follow, raise :class:`~envs.errors.UsageError` naming what was understood and what was not."""
         options = dict(options or {})
         text = options.pop("instruction", None)
         if options:
             raise UsageError(f"unknown reset option(s) {sorted(options)}; the only option is 'instruction'")
         if text is None:
-            return None, None
-        goal = language.parse(str(text), kinds=(self.goal_type.kind,))
-        text = str(text).strip()
+            return None, None, None
         try:
-            tokenizer.encode(text)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from exc
-        return goal, text
+            reading = language.understand(str(text), kinds=(self.goal_type.kind,))
+        except UsageError as exc:
+            raise UsageError(f"{self.spec.id if self.spec else type(self).__name__}: {exc}") from None
+        return reading.goal, str(text).strip(), reading.words
 
     def _rng_snapshot(self) -> tuple[Any, Any, Any]:
         rng = self._np_random

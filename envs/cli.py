@@ -340,8 +340,8 @@ def add_config(parser: argparse.ArgumentParser, cls: type, prefix: Path_ = ()) -
         if leaf.kind is bool:
             parser.add_argument(*names, action=argparse.BooleanOptionalAction, **common)
         elif leaf.sequence:
-            parser.add_argument(
-                *names, type=_parse_value(leaf), nargs="+", metavar=leaf.kind.__name__.upper(), **common
+            parser.add_argument(  # "--x 1 2" or "--x 1 --x 2"
+                *names, type=_parse_value(leaf), nargs="+", action="extend", metavar=_metavar(leaf), **common
             )
         else:
             choices = list(leaf.choices) + ([None] if leaf.optional else []) if leaf.choices else None

@@ -4,7 +4,8 @@ Every instruction is a :class:`Goal` built from :class:`ObjDesc` object descript
 A goal renders itself through one of several sentence templates (:meth:`Goal.surface`)
 and checks the simulator state (:meth:`Goal.verify`), after the BabyAI ``surface`` /
 ``verify`` idea: the sentence is a view of the goal, never its definition. :func:`parse`
-inverts the templates, so a user's sentence becomes the same goal object.
+reads a person's sentence (any template, and the synonyms, fillers and word orders of the
+lexicon below) into the same goal object, or refuses it in one line naming the words it could not place.
 
 Splits
 ------
@@ -14,6 +15,10 @@ Splits
   (:data:`HELDOUT_PAIRS`), rendered with the training templates. Every held-out pair's colour
   and shape appear in training with other partners: systematic generalisation.
 - ``"paraphrase"``: training goals rendered with templates never used in training.
+- ``"person"``: training goals as a person might type them (:func:`person_sentence`): synonyms, fillers,
+  articles dropped, other word orders. The observation shows the sentence in tokenizer v1's words
+  (:attr:`Reading.words`: the person's own where the vocabulary has them), ``info["instruction"]`` the sentence
+  itself; so this split measures the parser and the policy together.
 
 Success and failure are decided by :mod:`envs.rules`, the one definition of every task's rules
 that the world model applies to imagined states as well: a goal's :meth:`Goal.verify` reads
@@ -38,7 +43,7 @@ from envs.rules import RELATION_LATERAL as RELATION_LATERAL
 from envs.rules import TOUCH_TOLERANCE as TOUCH_TOLERANCE
 from envs.scene import COLOR_NAMES, SHAPES, SIZE_NAMES, TABLE_TOP, ObjectSpec, ZoneSpec
 
-SPLITS = ("train", "heldout", "paraphrase")
+SPLITS = ("train", "heldout", "paraphrase", "person")
 
 
 class Status(enum.Enum):
@@ -123,6 +128,10 @@ class Goal:
     kind: ClassVar[str]
     train_templates: ClassVar[tuple[str, ...]]
     paraphrase_templates: ClassVar[tuple[str, ...]]
+    person_templates: ClassVar[tuple[str, ...]]
+    """Sentence forms a person uses (split "person"), with ``{v}`` for one of :attr:`person_verbs`; their words
+    are drawn from the lexicon's synonyms (:func:`person_sentence`)."""
+    person_verbs: ClassVar[tuple[str, ...]]
     heldout_offset: ClassVar[int]
     _bound: list[int] = field(default_factory=list, init=False, repr=False, compare=False)
 
@@ -145,6 +154,8 @@ class Goal:
         return (template or self.train_templates[0]).format(**self.fields())
 
     def render(self, rng: np.random.Generator, split: str) -> str:
+        if split == "person":
+            return person_sentence(self, rng)
         templates = self.paraphrase_templates if split == "paraphrase" else self.train_templates
         return self.surface(templates[int(rng.integers(len(templates)))])
 
@@ -184,6 +195,8 @@ class GoTo(Goal):
     kind: ClassVar[str] = "goto"
     train_templates: ClassVar = ("go to the {o}", "move to the {o}", "navigate to the {o}", "get to the {o}")
     paraphrase_templates: ClassVar = ("find the {o}", "head over to the {o}", "your goal is the {o}")
+    person_templates: ClassVar = ("{v} to {o}", "{v} over to {o}", "{v} toward {o}", "approach {o}", "{o}, {v} to it")
+    person_verbs: ClassVar = ("go", "head", "drive", "roll", "move", "travel", "get", "navigate")
     heldout_offset: ClassVar[int] = 0
     obj: ObjDesc
 
@@ -204,6 +217,8 @@ class Touch(GoTo):
     kind: ClassVar[str] = "touch"
     train_templates: ClassVar = ("touch the {o}", "reach the {o}", "reach for the {o}")
     paraphrase_templates: ClassVar = ("put your finger on the {o}", "make contact with the {o}")
+    person_templates: ClassVar = ("{v} {o}", "{o}, {v} it", "{v} {o} with your finger")
+    person_verbs: ClassVar = ("touch", "tap", "poke", "reach", "contact", "hit")
     heldout_offset: ClassVar[int] = 2
 
 
@@ -218,6 +233,15 @@ class PushInto(Goal):
         "put the {o} in the {z} zone",
     )
     paraphrase_templates: ClassVar = ("the {o} belongs in the {z} zone", "get the {o} to the {z} zone")
+    person_templates: ClassVar = (
+        "{v} {o} into {z}",
+        "{v} {o} to {z}",
+        "into {z}, {v} {o}",
+        "{v} {o} over to {z}",
+        "{v} {o} onto {z}",
+        "{v} {o} inside {z}",
+    )
+    person_verbs: ClassVar = ("push", "shove", "nudge", "roll", "move", "slide", "bring", "get", "put", "drag")
     heldout_offset: ClassVar[int] = 1
     obj: ObjDesc
     zone: str
@@ -257,6 +281,8 @@ class Relate(Goal):
         "push the {o} {rel} the {r}",
     )
     paraphrase_templates: ClassVar = ("place the {o} {rel} the {r}", "the {o} should end up {rel} the {r}")
+    person_templates: ClassVar = ("{v} {o} {rel} {r}", "{rel} {r}, {v} {o}", "{o} should end up {rel} {r}")
+    person_verbs: ClassVar = ("put", "place", "move", "push", "set", "slide", "shove", "position", "nudge")
     heldout_offset: ClassVar[int] = 0
     obj: ObjDesc
     relation: str
@@ -297,6 +323,17 @@ class Sequence(Goal):
         "first touch the {a}, then touch the {b}",
     )
     paraphrase_templates: ClassVar = ("touch the {b} after the {a}", "visit the {a} before the {b}")
+    person_templates: ClassVar = (
+        "{v} {a}, then {b}",
+        "{v} {a} and then {b}",
+        "first {v} {a}, then {v} {b}",
+        "{v} {b} after {a}",
+        "{v} {a} first, then {b}",
+        "before {b}, {v} {a}",
+        "after {a}, {v} {b}",
+        "{v} {a}, followed by {b}",
+    )
+    person_verbs: ClassVar = ("touch", "tap", "visit", "hit", "reach", "go to")
     heldout_offset: ClassVar[int] = 1
     first: ObjDesc
     second: ObjDesc
@@ -331,6 +368,15 @@ class KnockOff(Goal):
     kind: ClassVar[str] = "knockoff"
     train_templates: ClassVar = ("knock the {o} off the table", "push the {o} off the table")
     paraphrase_templates: ClassVar = ("make the {o} fall off the table", "get the {o} off the table")
+    person_templates: ClassVar = (
+        "{v} {o} off the table",
+        "{v} {o} off the edge",
+        "{v} {o} onto the floor",
+        "make {o} fall off the table",
+        "{v} {o} off",
+        "{v} {o} over the edge",
+    )
+    person_verbs: ClassVar = ("knock", "push", "shove", "nudge", "throw", "tip", "kick", "topple", "send")
     heldout_offset: ClassVar[int] = 2
     obj: ObjDesc
 
@@ -376,68 +422,526 @@ def sample_description(rng: np.random.Generator, pair: tuple[str, str], size: st
     return ObjDesc(pair[0], pair[1], size if rng.random() < 0.25 else None)
 
 
-# -- parsing ------------------------------------------------------------------------------
-_OBJ = r"(?:(?P<{n}_size>{sizes}) )?(?P<{n}_color>{colors}) (?P<{n}_shape>{shapes})"
-_FIELD_PATTERNS = {
-    "rel": "(?P<rel>" + "|".join(RELATION_AXES) + ")",
-    "z": "(?P<z>" + "|".join(COLOR_NAMES) + ")",
+# -- how people say it: the lexicon ---------------------------------------------------------------
+# Data, not code: each entry maps the words a person may use to the grammar's own value. Phrases are
+# written with their articles for reading; "the", "a" and "an" are optional wherever they stand.
+
+FILLERS: tuple[str, ...] = (
+    "please", "pls", "plz", "kindly", "now", "right now", "just", "quickly", "slowly", "carefully", "gently",
+    "ok", "okay", "alright", "hey", "hi", "robot", "thanks", "thank you", "could you", "can you", "would you",
+    "will you", "would you mind", "i want you to", "i need you to", "i would like you to", "id like you to",
+    "try to", "go ahead and", "lets", "let us", "for me", "if you can", "if you could", "simply", "all the way",
+    "then please", "with your finger", "with your hand", "using your finger", "with your fingertip",
+    "using your fingertip", "use your finger to", "use your fingertip to", "reach out and", "you",
+)  # fmt: skip
+"""Words and phrases that ask politely or fill, dropped wherever they stand."""
+
+COLOR_WORDS: dict[str, tuple[str, ...]] = {**{c: (c,) for c in COLOR_NAMES}, "purple": ("purple", "violet")}
+"""Each colour and the words for it; no near miss is guessed ("crimson" is refused, not read as red)."""
+
+SHAPE_WORDS: dict[str, tuple[str, ...]] = {
+    "cube": ("cube", "box", "block", "brick", "cuboid"),
+    "ball": ("ball", "sphere", "orb", "globe"),
+    "cylinder": ("cylinder", "can", "tube", "barrel", "drum", "canister"),
+}
+SIZE_WORDS: dict[str, tuple[str, ...]] = {
+    "small": ("small", "little", "tiny", "smaller", "mini"),
+    "large": ("large", "big", "huge", "bigger", "larger", "giant"),
+}
+ZONE_WORDS: tuple[str, ...] = ("zone", "area", "circle", "region", "spot", "patch", "pad", "target", "disc", "disk")
+"""Nouns for a coloured zone: "the green area" is the green zone."""
+
+RELATION_WORDS: dict[str, tuple[str, ...]] = {
+    **{
+        f"{side} of": (
+            f"{side} of", f"to the {side} of", f"on the {side} of", f"at the {side} of", f"{side} side of",
+            f"to the {side} side of", f"on the {side} side of", f"on the {side} hand side of",
+            f"to the {side} hand side of",
+        )
+        for side in ("left", "right")
+    },
+    "in front of": ("in front of", "ahead of", "at the front of", "to the front of", "in the front of"),
+    "behind": ("behind", "in back of", "at the back of", "to the back of", "in the back of", "at the rear of"),
+}  # fmt: skip
+"""Each relation and the phrases for it."""
+
+UNKNOWN_RELATIONS: tuple[str, ...] = (
+    "next to", "beside", "near", "close to", "on top of", "under", "underneath", "beneath", "above", "below",
+    "between", "around", "across from", "opposite",
+)  # fmt: skip
+"""Places a person may name that Groundworld's relations do not hold: refused by name."""
+
+VERBS: dict[str, tuple[str, ...]] = {
+    # moving the ball (or visiting objects in order)
+    "go": ("goto", "sequence"), "head": ("goto", "sequence"), "drive": ("goto", "sequence"),
+    "navigate": ("goto", "sequence"), "travel": ("goto", "sequence"), "come": ("goto", "sequence"),
+    "run": ("goto", "sequence"), "steer": ("goto", "sequence"), "find": ("goto", "sequence"),
+    "approach": ("goto", "touch", "sequence"), "visit": ("goto", "touch", "sequence"),
+    "reach": ("touch", "goto", "sequence"),
+    # the fingertip on an object
+    "touch": ("touch", "sequence"), "tap": ("touch", "sequence"), "poke": ("touch", "sequence"),
+    "contact": ("touch", "sequence"), "tag": ("touch", "sequence"),
+    "hit": ("touch", "sequence", "knockoff"), "bump": ("touch", "sequence", "knockoff"),
+    # moving an object somewhere (and, for some, off the table)
+    "move": ("goto", "push", "relate", "knockoff", "sequence"), "get": ("goto", "push", "relate", "knockoff"),
+    "roll": ("goto", "push", "relate", "knockoff"), "push": ("push", "relate", "knockoff"),
+    "shove": ("push", "relate", "knockoff"), "nudge": ("push", "relate", "knockoff"),
+    "slide": ("push", "relate", "knockoff"), "drag": ("push", "relate", "knockoff"),
+    "send": ("push", "relate", "knockoff"), "kick": ("push", "relate", "knockoff"),
+    "put": ("push", "relate"), "place": ("push", "relate"), "bring": ("push", "relate"),
+    "take": ("push", "relate"), "set": ("push", "relate"), "position": ("push", "relate"),
+    "guide": ("push", "relate"), "deliver": ("push",), "sweep": ("push", "relate", "knockoff"),
+    "belong": ("push", "relate"), "end": ("push", "relate"),
+    # off the table
+    "knock": ("knockoff",), "throw": ("knockoff",), "tip": ("knockoff",), "topple": ("knockoff",),
+    "drop": ("knockoff",), "flick": ("knockoff",), "make": ("knockoff",), "fall": ("knockoff",),
+}  # fmt: skip
+"""Each verb (any of its forms: "push", "pushes", "pushing") and the goal kinds it can ask for; the rest of the
+sentence (a zone, a relation, "then", "off the table") says which one it does."""
+
+VERB_PHRASES: dict[str, tuple[str, ...]] = {
+    **{f"{verb} your finger on": ("touch", "sequence") for verb in ("put", "putting", "place", "placing")},
+    **{f"{verb} contact with": ("touch", "sequence") for verb in ("make", "making", "makes")},
+    **{f"{verb} your way to": ("goto", "sequence") for verb in ("make", "making", "makes")},
+    "your goal is": ("goto", "touch"),
+}
+SEQUENCE_WORDS: dict[str, str] = {
+    "then": "then", "and then": "then", "next": "then", "afterwards": "then", "afterward": "then",
+    "after that": "then", "and after that": "then", "followed by": "then", "later": "then", "finally": "then",
+    "in that order": "then", "in this order": "then", "in order": "then", "second": "then", "secondly": "then",
+    "last": "then", "lastly": "then", "first": "first", "firstly": "first", "before": "before", "after": "after",
+}  # fmt: skip
+"""Words that order two objects: "then" (in the order named), "before" / "after" (the object after the word is
+touched second / first)."""
+
+OFF_WORDS: tuple[str, ...] = (
+    "off", "off of", "off the table", "off of the table", "off the edge", "off the edge of the table",
+    "off the side", "off the side of the table", "over the edge", "over the edge of the table", "overboard",
+    "onto the floor", "to the floor", "on the floor", "on to the floor", "down to the floor", "onto the ground",
+    "to the ground", "on the ground", "off the table onto the floor", "off the tabletop", "off of the tabletop",
+    "off the top of the table",
+)  # fmt: skip
+"""Phrases that send an object off the table (the knock-off goal)."""
+
+GLUE: dict[str, str] = {
+    **{w: w for w in ("to", "into", "in", "on", "over", "up", "of", "with", "it", "is", "for", "should", "your")},
+    "onto": "into", "inside": "in", "within": "in", "toward": "to", "towards": "to",
+    **{w: "" for w in ("at", "there", "so", "that", "its", "be", "will", "until", "this", "one", "way", "ends")},
+    "where": "",
+}  # fmt: skip
+"""Words that join the parts of a sentence, and what each is in the tokenizer's words ("": dropped)."""
+
+ARTICLES: tuple[str, ...] = ("the", "a", "an")
+"""Optional everywhere; in the observation every article is "the"."""
+
+_KIND_VERB: dict[str, str] = {
+    "goto": "go", "touch": "touch", "push": "push", "relate": "put", "knockoff": "knock", "sequence": "touch",
+}  # fmt: skip
+"""The verb the observation shows for a person's verb the tokenizer does not have."""
+
+_DOUBLED = ("put", "get", "hit", "tap", "drop", "run", "set", "tip", "tag")
+
+
+def _forms(verb: str) -> tuple[str, ...]:
+    """A verb's base, third-person and -ing forms."""
+    stem = verb[:-1] if verb.endswith("e") and not verb.endswith("ee") else verb
+    ing = verb + verb[-1] + "ing" if verb in _DOUBLED else stem + "ing"
+    third = verb + "es" if verb.endswith(("sh", "ch", "s", "x", "o")) else verb + "s"
+    return verb, third, ing
+
+
+# -- parsing a person's sentence --------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Lexeme:
+    """One meaningful unit of a sentence: a word or phrase, its role and its value in the grammar."""
+
+    role: str  # filler, article, color, shape, size, zone, rel, badrel, verb, seq, and, off, glue, comma, unknown
+    value: str  # the grammar's word: colour, shape, size, relation, verb, order word; for glue its token ("": none)
+    text: str  # the person's words
+    kinds: tuple[str, ...] = ()  # for verbs: the goal kinds they can ask for
+
+
+def _phrase_table() -> dict[tuple[str, ...], _Lexeme]:
+    table: dict[tuple[str, ...], _Lexeme] = {}
+
+    def add(phrase: str, role: str, value: str, kinds: tuple[str, ...] = ()) -> None:
+        key = tuple(w for w in phrase.split() if w not in ARTICLES)
+        table.setdefault(key, _Lexeme(role, value, phrase, kinds))
+
+    for phrase in VERB_PHRASES:
+        add(phrase, "verb", _KIND_VERB[VERB_PHRASES[phrase][0]], VERB_PHRASES[phrase])
+    for phrase in FILLERS:
+        add(phrase, "filler", "")
+    for rel, phrases in RELATION_WORDS.items():
+        for phrase in phrases:
+            add(phrase, "rel", rel)
+    for phrase in UNKNOWN_RELATIONS:
+        add(phrase, "badrel", phrase)
+    for phrase, order in SEQUENCE_WORDS.items():
+        add(phrase, "seq", order)
+    for phrase in OFF_WORDS:
+        add(phrase, "off", "off")
+    for verb, kinds in VERBS.items():
+        for form in _forms(verb):
+            add(form, "verb", verb, kinds)
+    for role, words in (("color", COLOR_WORDS), ("shape", SHAPE_WORDS), ("size", SIZE_WORDS)):
+        for value, synonyms in words.items():
+            for word in synonyms:
+                add(word, role, value)
+    for word in ZONE_WORDS:
+        add(word, "zone", "zone")
+    for word, token in GLUE.items():
+        add(word, "glue", token)
+    add("and", "and", "and")
+    return table
+
+
+_PHRASES = _phrase_table()
+_LONGEST = max(len(k) for k in _PHRASES)
+_WORD = re.compile(r"[a-z0-9]+|,|[^\sa-z0-9,]")
+
+
+def _lex(text: str) -> list[_Lexeme]:
+    """The sentence as lexemes: longest phrases first, articles skipped inside a phrase, unknown words kept."""
+    cleaned = re.sub(r"['\u2019]", "", text.lower())  # "let's" -> "lets", "I'd" -> "id"
+    cleaned = re.sub(r"[.!?;:\"()\-]", " ", cleaned)
+    words = _WORD.findall(cleaned)
+    out: list[_Lexeme] = []
+    i = 0
+    while i < len(words):
+        if words[i] in ARTICLES:
+            out.append(_Lexeme("article", "the", words[i]))
+            i += 1
+            continue
+        if words[i] == ",":
+            out.append(_Lexeme("comma", ",", ","))
+            i += 1
+            continue
+        content = [j for j in range(i, len(words)) if words[j] not in ARTICLES][:_LONGEST]
+        for n in range(len(content), 0, -1):
+            key = tuple(words[j] for j in content[:n])
+            if key in _PHRASES and "," not in key:
+                out.append(_PHRASES[key])
+                i = content[n - 1] + 1
+                break
+        else:
+            out.append(_Lexeme("unknown", words[i], words[i]))
+            i += 1
+    return out
+
+
+_KNOWS = {
+    "color": ("colour", ", ".join(COLOR_NAMES)),
+    "shape": ("shape", ", ".join(SHAPES)),
+    "size": ("size", ", ".join(SIZE_NAMES)),
+    "action": ("action", "go, touch, push, put, knock"),
 }
 
 
-def _normal(text: str) -> str:
-    return " ".join(tokenizer.words(text))
+def _unknown_slot(lexemes: list[_Lexeme], i: int) -> str:
+    """What an unknown word most likely stands for, from its neighbours: a colour before a shape or zone noun,
+    a size before a colour, a shape after a colour, an action where no verb came before."""
+    prev = lexemes[i - 1].role if i > 0 else ""
+    nxt = lexemes[i + 1].role if i + 1 < len(lexemes) else ""
+    no_verb_yet = not any(lx.role == "verb" for lx in lexemes[:i])
+    if no_verb_yet and prev in ("", "filler", "comma") and nxt in ("article", "glue", "color", "size"):
+        return "action"
+    if nxt in ("shape", "zone") and prev != "color":
+        return "color"
+    if nxt == "color":
+        return "size"
+    if prev in ("color", "size"):
+        return "shape"
+    if no_verb_yet and nxt in ("article", "glue", "color", "size", ""):
+        return "action"
+    return ""
 
 
-def _template_regex(template: str) -> re.Pattern[str]:
-    parts = []
-    for piece in re.split(r"(\{\w+\})", template):
-        if piece.startswith("{"):
-            name = piece[1:-1]
-            default = _OBJ.format(
-                n=name, sizes="|".join(SIZE_NAMES), colors="|".join(COLOR_NAMES), shapes="|".join(SHAPES)
+@dataclass
+class _Parts:
+    objects: list[tuple[int, ObjDesc]] = field(default_factory=list)  # (lexeme index, description)
+    zones: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    unplaced: set[int] = field(default_factory=set)  # lexeme indices shown as <?>
+
+
+_MODIFIERS = ("color", "shape", "size")
+
+
+def _group(lexemes: list[_Lexeme]) -> _Parts:
+    """Objects ([size] colour [size] shape) and zones (colour + zone noun), and a problem for every word or run of
+    words that fits neither (a run beside an unknown word is left to that word's own problem)."""
+    parts, n, i = _Parts(), len(lexemes), 0
+    while i < n:
+        lx = lexemes[i]
+        if lx.role in ("unknown", "zone"):
+            parts.problems.append(_problem(lexemes, i))
+            parts.unplaced.add(i)
+            i += 1
+            continue
+        if lx.role not in _MODIFIERS:
+            i += 1
+            continue
+        j = i
+        while j < n and lexemes[j].role in _MODIFIERS:
+            j += 1
+        run = lexemes[i:j]
+        colors, shapes, sizes = ([x.value for x in run if x.role == r] for r in _MODIFIERS)
+        if j < n and lexemes[j].role == "zone" and len(colors) == 1 and not shapes and not sizes:
+            parts.zones.append(colors[0])
+            i = j + 1
+            continue
+        if len(colors) == 1 and len(shapes) == 1 and len(sizes) <= 1 and run[-1].role == "shape":
+            parts.objects.append((i, ObjDesc(colors[0], shapes[0], sizes[0] if sizes else None)))
+        else:
+            beside_unknown = (i > 0 and lexemes[i - 1].role == "unknown") or (j < n and lexemes[j].role == "unknown")
+            if not beside_unknown:
+                parts.unplaced.update(range(i, j))
+                words = " ".join(x.text for x in run)
+                if not colors:
+                    parts.problems.append(f"{words!r} needs a colour: {', '.join(COLOR_NAMES)}")
+                elif not shapes:
+                    parts.problems.append(f"{words!r} names no shape ({', '.join(SHAPES)}) and no zone")
+                else:
+                    parts.problems.append(f"{words!r} is not one object: [size] colour shape, such as 'small red ball'")
+        i = j
+    return parts
+
+
+def _problem(lexemes: list[_Lexeme], i: int) -> str:
+    """Why lexeme ``i`` (an unknown word, an unknown place, a zone noun without its colour) has no place."""
+    lx = lexemes[i]
+    if lx.role == "zone":
+        return f"{lx.text!r} needs its colour, such as 'the green {lx.text}'"
+    slot = _unknown_slot(lexemes, i)
+    if slot in _KNOWS:
+        name, known = _KNOWS[slot]
+        return f"{lx.text!r} is not a{'n' if name == 'action' else ''} {name} Groundworld knows: {known}"
+    return f"{lx.text!r} is not a word Groundworld knows"
+
+
+_KIND_TEXT: dict[str, str] = {
+    "goto": "go-to goal (the ball to an object)",
+    "touch": "touch goal (the arm's fingertip on an object)",
+    "push": "push goal (an object into a zone)",
+    "relate": "relation goal (an object beside another)",
+    "sequence": "sequence goal (two objects in order)",
+    "knockoff": "knock-off goal (an object off the table)",
+}
+EXAMPLES: dict[str, str] = {
+    "goto": "go to the red cube",
+    "touch": "touch the red cube",
+    "push": "push the red cube into the green zone",
+    "relate": "put the red cube left of the blue ball",
+    "sequence": "touch the red cube, then the blue ball",
+    "knockoff": "knock the red cube off the table",
+}
+"""One sentence of each goal kind, for refusals."""
+
+
+class _Refusal(Exception):
+    """Why a sentence sets no goal (turned into one :class:`UsageError` line by :func:`understand`)."""
+
+
+def _goal(lexemes: list[_Lexeme], parts: _Parts, kinds: tuple[str, ...] | None) -> Goal:
+    """The goal the sentence's parts describe: its kind from its structure (a relation, an order word, "off the
+    table", a zone, else the verb), checked against every verb and against ``kinds``."""
+    objects = [d for _, d in parts.objects]
+    verbs = [lx for lx in lexemes if lx.role == "verb"]
+    rels = [(i, lx) for i, lx in enumerate(lexemes) if lx.role == "rel"]
+    orders = [(i, lx.value) for i, lx in enumerate(lexemes) if lx.role == "seq" or lx.role == "and"]
+    off = any(lx.role == "off" for lx in lexemes)
+    near = [lx for lx in lexemes if lx.role == "badrel"]  # "next to", "near": only going to one object says it
+    if near and (len(objects) != 1 or off or parts.zones or rels or not any("goto" in v.kinds for v in verbs)):
+        raise _Refusal(f"{near[0].text!r} is not a place Groundworld knows: {', '.join(RELATION_AXES)} another object")
+    if not objects:
+        raise _Refusal("no object is named: a colour and a shape, such as 'the red ball'")
+    if len(objects) > 2:
+        raise _Refusal(f"{len(objects)} objects are named; an instruction names one or two")
+    if len(parts.zones) > 1:
+        raise _Refusal(f"{len(parts.zones)} zones are named; a push names one")
+    if not verbs:
+        raise _Refusal("no action is named: say what to do, such as go, touch, push, put or knock")
+    if len(rels) > 1:
+        raise _Refusal(f"{len(rels)} places are named ({', '.join(repr(lx.text) for _, lx in rels)}); give one")
+    if rels:
+        ((at, rel),) = rels
+        if len(objects) != 2:
+            raise _Refusal(f"{rel.text!r} needs two objects: the one to move and the one to put it beside")
+        after = [k for k, (i, _) in enumerate(parts.objects) if i > at]
+        if not after:
+            raise _Refusal(f"{rel.text!r} names no object after it to put the other beside")
+        ref = after[0]
+        goal: Goal = Relate(obj=objects[1 - ref], relation=rel.value, ref=objects[ref])
+    elif len(objects) == 2:
+        if not orders:
+            raise _Refusal("two objects are named but not how: 'then' to touch them in order, or a side such as "
+                           "'left of' to put one beside the other")  # fmt: skip
+        goal = Sequence(first=objects[0], second=objects[1])
+        for at, word in orders:
+            later = [k for k, (i, _) in enumerate(parts.objects) if i > at]
+            if word in ("after", "before") and later:
+                first = later[0] if word == "after" else 1 - later[0]
+                goal = Sequence(first=objects[first], second=objects[1 - first])
+                break
+    elif off:
+        goal = KnockOff(obj=objects[0])
+    elif parts.zones:
+        goal = PushInto(obj=objects[0], zone=parts.zones[0])
+    else:
+        reach = [k for k in verbs[0].kinds if k in ("goto", "touch") and all(k in v.kinds for v in verbs)]
+        if kinds is not None:
+            reach = [k for k in reach if k in kinds] or reach
+        if not reach:
+            raise _Refusal(
+                f"{verbs[0].text!r} needs somewhere to go: a zone ('into the green zone'), a side of another object "
+                "('left of the blue ball') or 'off the table'"
             )
-            parts.append(_FIELD_PATTERNS.get(name, default))
-        elif piece.strip():
-            parts.append(re.escape(_normal(piece)))
-    return re.compile(" ".join(parts))
+        goal = GOALS_BY_KIND[reach[0]](obj=objects[0])  # type: ignore[call-arg]
+    if parts.zones and goal.kind != "push":
+        raise _Refusal(f"a zone has no place in a {_KIND_TEXT[goal.kind]}")
+    if off and goal.kind != "knockoff":
+        raise _Refusal(f"'off the table' has no place in a {_KIND_TEXT[goal.kind]}")
+    for verb in verbs:
+        if goal.kind not in verb.kinds:
+            raise _Refusal(f"{verb.text!r} does not ask for a {_KIND_TEXT[goal.kind]}")
+    if kinds is not None and goal.kind not in kinds:
+        wanted = " or ".join(_KIND_TEXT[k] for k in kinds)
+        raise _Refusal(f"that is a {_KIND_TEXT[goal.kind]}; this task takes a {wanted}, such as {EXAMPLES[kinds[0]]!r}")
+    return goal
 
 
-def _desc(m: re.Match[str], name: str) -> ObjDesc:
-    return ObjDesc(m[f"{name}_color"], m[f"{name}_shape"], m[f"{name}_size"])
+def _in_vocab(text: str) -> bool:
+    return all(w in tokenizer.WORD_TO_ID for w in text.split())
 
 
-def _build(goal_type: type[Goal], m: re.Match[str]) -> Goal:
-    if goal_type is PushInto:
-        return PushInto(obj=_desc(m, "o"), zone=m["z"])
-    if goal_type is Relate:
-        return Relate(obj=_desc(m, "o"), relation=m["rel"], ref=_desc(m, "r"))
-    if goal_type is Sequence:
-        return Sequence(first=_desc(m, "a"), second=_desc(m, "b"))
-    return goal_type(obj=_desc(m, "o"))  # type: ignore[call-arg]
+def _token_words(lexemes: list[_Lexeme], kind: str) -> str:
+    """The sentence in tokenizer v1's words (see :attr:`Reading.words`)."""
+    out: list[str] = []
+    for i, lx in enumerate(lexemes):
+        if lx.role in ("filler", "unknown"):
+            continue
+        if lx.role == "badrel":  # "get close to the red ball": going to it
+            out.append("to")
+            continue
+        if lx.role in ("color", "shape", "size", "rel", "article", "and"):
+            out.append(lx.value)
+        elif lx.role == "zone":
+            out.append("zone")
+        elif lx.role == "glue":
+            out.append(lx.value)
+        elif lx.role == "comma":
+            out.append(",")
+        elif lx.role == "off":
+            out.append(lx.text if _in_vocab(lx.text) else "off the table")
+        elif lx.role == "seq":
+            out.append(lx.text if _in_vocab(lx.text) else lx.value)
+        elif lx.role == "verb":
+            if _in_vocab(lx.text) or _in_vocab(lx.value):
+                out.append(lx.text if _in_vocab(lx.text) else lx.value)
+            else:
+                out.append(_KIND_VERB[kind])
+                following = next((x for x in lexemes[i + 1 :] if x.role not in ("filler",)), None)
+                if _KIND_VERB[kind] == "go" and not (following and following.value in ("to", "over", "up")):
+                    out.append("to")
+    text = " ".join(w for w in out if w)
+    text = re.sub(r"(, )+,", ",", text.replace(" ,", ",")).strip(", ")
+    return re.sub(r",(?=\S)", ", ", text)
 
 
-_PATTERNS: list[tuple[type[Goal], re.Pattern[str]]] = [
-    (g, _template_regex(t)) for g in GOAL_TYPES for t in (*g.train_templates, *g.paraphrase_templates)
-]
+def _understood(lexemes: list[_Lexeme], unplaced: set[int]) -> str:
+    shown = ["<?>" if i in unplaced else lx.text for i, lx in enumerate(lexemes) if lx.role != "filler"]
+    return " ".join(shown).replace(" ,", ",").strip(", ") or "nothing"
+
+
+@dataclass
+class Reading:
+    """What :func:`understand` made of a sentence: the goal, and the words the observation shows for it."""
+
+    goal: Goal
+    words: str
+    """The sentence in tokenizer v1's words: the person's own where the vocabulary has them (their word order,
+    "into" or "in", "head" or "go"), the grammar's for the rest (a synonym's canonical word, "the" for every
+    article, "go to" or "push" for a verb the vocabulary lacks), fillers dropped; the goal's canonical sentence
+    (:meth:`Goal.surface`) when those words would not fit the instruction observation."""
+
+
+def _read(text: str, kinds: tuple[str, ...] | None) -> tuple[Goal, list[_Lexeme]]:
+    lexemes = _lex(text)
+    parts = _group(lexemes)
+    try:
+        if parts.problems:
+            raise _Refusal("; ".join(parts.problems))
+        return _goal(lexemes, parts, kinds), lexemes
+    except _Refusal as why:
+        raise UsageError(
+            f"cannot follow {text.strip()!r}; understood: {_understood(lexemes, parts.unplaced)}; {why}"
+        ) from None
+
+
+def understand(text: str, kinds: tuple[str, ...] | None = None) -> Reading:
+    """The goal a person's sentence names, and the words the observation shows for it.
+
+    Case, punctuation and fillers ("please", "could you", "now") do not matter; articles are optional; every
+    verb, shape, colour, size, zone and relation word of the lexicon above is understood, in the orders people
+    use ("into the green zone, push the red cube", "touch the blue ball after the red cube"). ``kinds`` restricts
+    the goal kinds accepted. A sentence that cannot be understood raises :class:`~envs.errors.UsageError` (a
+    ``ValueError``) in one line: what was understood, with ``<?>`` for each word that has no place, and why each
+    one has none. Nothing is guessed: a word outside the lexicon is refused, never read as its nearest word.
+    """
+    goal, lexemes = _read(text, kinds)
+    words = _token_words(lexemes, goal.kind)
+    try:
+        fits = len(tokenizer.words(words)) <= tokenizer.MAX_TOKENS and _read(words, kinds)[0] == goal
+    except (UsageError, ValueError):
+        fits = False
+    return Reading(goal, words if fits else goal.surface())
 
 
 def parse(text: str, kinds: tuple[str, ...] | None = None) -> Goal:
-    """The goal a sentence describes; ``kinds`` restricts which goal kinds are accepted.
+    """The goal a sentence describes (:func:`understand`'s goal); ``kinds`` restricts which kinds are accepted."""
+    return understand(text, kinds).goal
 
-    Raises :class:`~envs.errors.UsageError` (a ``ValueError``) naming an unknown word, or
-    listing sentences of the accepted kinds when no template matches.
-    """
-    try:
-        tokenizer.encode(text, max_tokens=10_000)  # unknown words are named here
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
-    normal = _normal(text)
-    allowed = [g for g in GOAL_TYPES if kinds is None or g.kind in kinds]
-    for goal_type, pattern in _PATTERNS:
-        m = pattern.fullmatch(normal)
-        if m and goal_type in allowed:
-            return _build(goal_type, m)
-    examples = "; ".join(repr(g.train_templates[0]) for g in allowed)
-    raise UsageError(
-        f"cannot parse instruction {text!r} for goal kinds {[g.kind for g in allowed]}; sentences look like {examples}"
-    )
+
+# -- a person's sentences (split "person") ----------------------------------------------------------
+_DESCRIBED = {"o": "obj", "r": "ref", "a": "first", "b": "second"}
+_PREFIXES = ("please ", "could you ", "now ", "ok, ", "hey robot, ", "can you ")
+_SUFFIXES = (" please", "!", ".", " now", " for me", "?")
+
+
+def _person_object(desc: ObjDesc, rng: np.random.Generator) -> str:
+    article = ("the", "the", "the", "a", "")[int(rng.integers(5))]
+    size = "" if desc.size is None else str(rng.choice(SIZE_WORDS[desc.size]))
+    words = [size, str(rng.choice(COLOR_WORDS[desc.color])), str(rng.choice(SHAPE_WORDS[desc.shape]))]
+    words = [w for w in words if w]
+    if article:
+        words.insert(0, "an" if article == "a" and words[0][0] in "aeiou" else article)
+    return " ".join(words)
+
+
+def person_sentence(goal: Goal, rng: np.random.Generator) -> str:
+    """``goal`` as a person might type it: one of its :attr:`~Goal.person_templates` with a verb, object, zone and
+    relation words drawn from the lexicon's synonyms, articles sometimes dropped, a polite prefix or an ending
+    sometimes added; never one of the goal's training or paraphrase sentences."""
+    seen = {goal.surface(t) for t in (*goal.train_templates, *goal.paraphrase_templates)}
+    for _ in range(20):
+        template = str(rng.choice(goal.person_templates))
+        fields = {"v": str(rng.choice(goal.person_verbs))}
+        for key in re.findall(r"\{(\w+)\}", template):
+            if key in _DESCRIBED:
+                fields[key] = _person_object(getattr(goal, _DESCRIBED[key]), rng)
+            elif key == "z":
+                article = ("the ", "the ", "")[int(rng.integers(3))]
+                fields[key] = f"{article}{rng.choice(COLOR_WORDS[goal.zone])} {rng.choice(ZONE_WORDS[:6])}"  # type: ignore[attr-defined]
+            elif key == "rel":
+                fields[key] = str(rng.choice(RELATION_WORDS[goal.relation]))  # type: ignore[attr-defined]
+        text = template.format(**fields)
+        if template.startswith("{v}") and rng.random() < 0.4:
+            text = str(rng.choice(_PREFIXES)) + text
+        if rng.random() < 0.4:
+            text += str(rng.choice(_SUFFIXES))
+        if rng.random() < 0.5:
+            text = text[0].upper() + text[1:]
+        if " ".join(tokenizer.words(re.sub(r"[!?.]", "", text))) not in seen:
+            return text
+    raise RuntimeError(f"no person sentence for {goal} differs from its training sentences")  # pragma: no cover

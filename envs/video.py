@@ -84,6 +84,7 @@ def record_video(
     fps: int | None = None,
     hold_seconds: float = 0.6,
     on_reset: Callable[[], None] | None = None,
+    options: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Run ``episodes`` episodes of ``policy`` in ``env`` and write them to one mp4 at ``path``.
 
@@ -91,7 +92,8 @@ def record_video(
     marked SUCCESS or FAILURE, held for ``hold_seconds``. ``env`` needs
     ``render_mode="rgb_array"``. Episode ``i`` is reset with ``seed + i`` (no seeding when
     ``seed`` is None); ``on_reset`` is called after each reset (to clear a recurrent policy's
-    memory). Returns one record per episode: instruction, success, steps, return.
+    memory); ``options`` are every reset's options (``{"instruction": text}``: that instruction in each
+    episode). Returns one record per episode: instruction, success, steps, return.
     """
     import imageio.v2 as imageio
 
@@ -106,7 +108,7 @@ def record_video(
         writer = imageio.get_writer(tmp, fps=fps, codec="libx264", quality=7, macro_block_size=2, format="FFMPEG")
         try:
             for episode in range(episodes):
-                obs, info = env.reset(seed=None if seed is None else seed + episode)
+                obs, info = env.reset(seed=None if seed is None else seed + episode, options=options)
                 if on_reset is not None:
                     on_reset()
                 text, total, steps, done = info["instruction"], 0.0, 0, False

@@ -75,7 +75,9 @@ BAD = [
     ("evaluate", "--run RUN --split test", "invalid choice: 'test'"),
     ("evaluate", "--run RUN --env Nope", "unknown env id 'Nope'"),
     ("evaluate", "--run RUN --video-episodes 0", "--video-episodes must be > 0"),
-    ("evaluate", "", "the following arguments are required: --run"),
+    ("evaluate", "", "give --run DIR (a run folder) or --pretrained ID (a shipped policy)"),
+    ("evaluate", "--run RUN --pretrained Groundworld/GoTo-v0", "give --run DIR (a run folder) or --pretrained ID"),
+    ("evaluate", "--pretrained Groundworld/Nope-v0", "no pretrained policy for 'Groundworld/Nope-v0'"),
     ("record", "--episodes 0", "--episodes must be > 0"),
     ("record", "--size 100.5", "'100.5' is not an integer"),
     ("record", "--size 5", "--size must be in [16, 4096]"),
@@ -212,6 +214,14 @@ def test_flat_and_dotted_flags_set_the_same_field_and_presets_yield_to_flags():
     config = agents.training.config_from_args({"utd": 2.0}, resume=False, preset="mbpo-task")
     assert config.utd == 2.0 and config.algo == "mbpo" and config.mbpo.model_outcome == "task"
     assert config.preset == "mbpo-task" and config.learning_starts == 1_000
+
+
+def test_a_list_flag_takes_several_values_or_repeats():
+    parser = agents.training.build_parser()
+    tree = cli.leaves(agents.config.TrainConfig)
+    once = cli.given_values(parser.parse_args(["--hidden", "64", "32"]), tree)
+    repeated = cli.given_values(parser.parse_args(["--hidden", "64", "--hidden", "32"]), tree)
+    assert once == repeated == {("sac", "hidden"): (64, 32)}
 
 
 def test_every_knob_is_on_the_command_line():
