@@ -432,7 +432,11 @@ FILLERS: tuple[str, ...] = (
     "will you", "would you mind", "i want you to", "i need you to", "i would like you to", "id like you to",
     "try to", "go ahead and", "lets", "let us", "for me", "if you can", "if you could", "simply", "all the way",
     "then please", "with your finger", "with your hand", "using your finger", "with your fingertip",
-    "using your fingertip", "use your finger to", "use your fingertip to", "reach out and", "you",
+    "using your fingertip", "use your finger to", "use your fingertip to", "reach out and", "you", "i", "youve",
+    "yourself", "lightly", "softly", "firmly", "directly", "right", "exactly", "straight", "immediately",
+    "somewhere", "clean", "across", "once", "and stop", "and stop there", "then stop", "stop there", "go and",
+    "come and", "try and", "start by", "begin by", "start with", "your job is to", "your task is to",
+    "your goal is to", "the goal is to", "move your arm and",
 )  # fmt: skip
 """Words and phrases that ask politely or fill, dropped wherever they stand."""
 
@@ -480,6 +484,7 @@ VERBS: dict[str, tuple[str, ...]] = {
     "reach": ("touch", "goto", "sequence"),
     # the fingertip on an object
     "touch": ("touch", "sequence"), "tap": ("touch", "sequence"), "poke": ("touch", "sequence"),
+    "press": ("touch", "sequence"), "give": ("touch", "sequence", "push", "relate", "knockoff"),
     "contact": ("touch", "sequence"), "tag": ("touch", "sequence"),
     "hit": ("touch", "sequence", "knockoff"), "bump": ("touch", "sequence", "knockoff"),
     # moving an object somewhere (and, for some, off the table)
@@ -490,7 +495,8 @@ VERBS: dict[str, tuple[str, ...]] = {
     "send": ("push", "relate", "knockoff"), "kick": ("push", "relate", "knockoff"),
     "put": ("push", "relate"), "place": ("push", "relate"), "bring": ("push", "relate"),
     "take": ("push", "relate"), "set": ("push", "relate"), "position": ("push", "relate"),
-    "guide": ("push", "relate"), "deliver": ("push",), "sweep": ("push", "relate", "knockoff"),
+    "guide": ("push", "relate"), "arrange": ("push", "relate"), "deliver": ("push",),
+    "sweep": ("push", "relate", "knockoff"),
     "belong": ("push", "relate"), "end": ("push", "relate"),
     # off the table
     "knock": ("knockoff",), "throw": ("knockoff",), "tip": ("knockoff",), "topple": ("knockoff",),
@@ -503,13 +509,19 @@ VERB_PHRASES: dict[str, tuple[str, ...]] = {
     **{f"{verb} your finger on": ("touch", "sequence") for verb in ("put", "putting", "place", "placing")},
     **{f"{verb} contact with": ("touch", "sequence") for verb in ("make", "making", "makes")},
     **{f"{verb} your way to": ("goto", "sequence") for verb in ("make", "making", "makes")},
+    **{f"{verb} your {part} on": ("touch", "sequence") for verb in ("put", "place") for part in ("fingertip", "hand")},
     "your goal is": ("goto", "touch"),
+    **{p: ("push", "relate", "knockoff") for p in ("i want", "i would like", "id like", "i need", "make sure")},
+    **{p: ("push", "relate", "knockoff") for p in ("should be", "must be", "needs to be", "has to be", "want")},
+    "goes": ("push", "relate"),
 }
+"""Verbs of several words, and sentences that ask for a state ("make sure the red cube is left of ...")."""
 SEQUENCE_WORDS: dict[str, str] = {
     "then": "then", "and then": "then", "next": "then", "afterwards": "then", "afterward": "then",
     "after that": "then", "and after that": "then", "followed by": "then", "later": "then", "finally": "then",
     "in that order": "then", "in this order": "then", "in order": "then", "second": "then", "secondly": "then",
     "last": "then", "lastly": "then", "first": "first", "firstly": "first", "before": "before", "after": "after",
+    **{f"{w} {have}": "after" for w in ("once", "when", "after") for have in ("youve", "you have")},
 }  # fmt: skip
 """Words that order two objects: "then" (in the order named), "before" / "after" (the object after the word is
 touched second / first)."""
@@ -527,7 +539,8 @@ GLUE: dict[str, str] = {
     **{w: w for w in ("to", "into", "in", "on", "over", "up", "of", "with", "it", "is", "for", "should", "your")},
     "onto": "into", "inside": "in", "within": "in", "toward": "to", "towards": "to",
     **{w: "" for w in ("at", "there", "so", "that", "its", "be", "will", "until", "this", "one", "way", "ends")},
-    "where": "",
+    "where": "", "have": "",
+    **{w: "table" for w in ("table", "edge", "tabletop", "top", "floor", "ground")},
 }  # fmt: skip
 """Words that join the parts of a sentence, and what each is in the tokenizer's words ("": dropped)."""
 
@@ -543,11 +556,12 @@ _DOUBLED = ("put", "get", "hit", "tap", "drop", "run", "set", "tip", "tag")
 
 
 def _forms(verb: str) -> tuple[str, ...]:
-    """A verb's base, third-person and -ing forms."""
+    """A verb's base, third-person, -ing and -ed forms."""
     stem = verb[:-1] if verb.endswith("e") and not verb.endswith("ee") else verb
     ing = verb + verb[-1] + "ing" if verb in _DOUBLED else stem + "ing"
+    past = verb + verb[-1] + "ed" if verb in _DOUBLED else stem + "ed"
     third = verb + "es" if verb.endswith(("sh", "ch", "s", "x", "o")) else verb + "s"
-    return verb, third, ing
+    return verb, third, ing, past
 
 
 # -- parsing a person's sentence --------------------------------------------------------------------
@@ -663,6 +677,7 @@ class _Parts:
     zones: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     unplaced: set[int] = field(default_factory=set)  # lexeme indices shown as <?>
+    bare_zones: list[str] = field(default_factory=list)  # zone nouns without a colour
 
 
 _MODIFIERS = ("color", "shape", "size")
@@ -674,7 +689,11 @@ def _group(lexemes: list[_Lexeme]) -> _Parts:
     parts, n, i = _Parts(), len(lexemes), 0
     while i < n:
         lx = lexemes[i]
-        if lx.role in ("unknown", "zone"):
+        if lx.role == "zone":  # a zone noun without its colour ("a spot left of ..."): named if a zone is needed
+            parts.bare_zones.append(lx.text)
+            i += 1
+            continue
+        if lx.role == "unknown":
             parts.problems.append(_problem(lexemes, i))
             parts.unplaced.add(i)
             i += 1
@@ -711,8 +730,6 @@ def _group(lexemes: list[_Lexeme]) -> _Parts:
 def _problem(lexemes: list[_Lexeme], i: int) -> str:
     """Why lexeme ``i`` (an unknown word, an unknown place, a zone noun without its colour) has no place."""
     lx = lexemes[i]
-    if lx.role == "zone":
-        return f"{lx.text!r} needs its colour, such as 'the green {lx.text}'"
     slot = _unknown_slot(lexemes, i)
     if slot in _KNOWS:
         name, known = _KNOWS[slot]
@@ -792,12 +809,17 @@ def _goal(lexemes: list[_Lexeme], parts: _Parts, kinds: tuple[str, ...] | None) 
         reach = [k for k in verbs[0].kinds if k in ("goto", "touch") and all(k in v.kinds for v in verbs)]
         if kinds is not None:
             reach = [k for k in reach if k in kinds] or reach
+        if not reach and parts.bare_zones:
+            word = parts.bare_zones[0]
+            raise _Refusal(f"{word!r} needs its colour, such as 'the green {word}'")
         if not reach:
             raise _Refusal(
                 f"{verbs[0].text!r} needs somewhere to go: a zone ('into the green zone'), a side of another object "
                 "('left of the blue ball') or 'off the table'"
             )
         goal = GOALS_BY_KIND[reach[0]](obj=objects[0])  # type: ignore[call-arg]
+    if len(objects) == 2 and objects[0].pair == objects[1].pair:
+        raise _Refusal(f"'the {objects[0].surface()}' is named twice; a {_KIND_TEXT[goal.kind]} needs two objects")
     if parts.zones and goal.kind != "push":
         raise _Refusal(f"a zone has no place in a {_KIND_TEXT[goal.kind]}")
     if off and goal.kind != "knockoff":
@@ -827,7 +849,7 @@ def _token_words(lexemes: list[_Lexeme], kind: str) -> str:
         if lx.role in ("color", "shape", "size", "rel", "article", "and"):
             out.append(lx.value)
         elif lx.role == "zone":
-            out.append("zone")
+            out.append("zone" if i > 0 and lexemes[i - 1].role == "color" else "")
         elif lx.role == "glue":
             out.append(lx.value)
         elif lx.role == "comma":

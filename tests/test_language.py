@@ -34,7 +34,8 @@ descs = st.builds(ObjDesc, st.sampled_from(COLOR_NAMES), st.sampled_from(SHAPES)
 @st.composite
 def goals(draw):
     goal_type = draw(st.sampled_from(GOAL_TYPES))
-    a, b = draw(descs), draw(descs.filter(lambda d: True))
+    a = draw(descs)
+    b = draw(descs.filter(lambda d: d.pair != a.pair))  # a sentence names two different objects
     if goal_type is PushInto:
         return PushInto(obj=a, zone=draw(st.sampled_from(COLOR_NAMES)))
     if goal_type is Relate:
