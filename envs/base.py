@@ -257,7 +257,9 @@ class GroundworldEnv(gym.Env):
         self._potential = self.potential()
         obs = self._get_obs()
         self._last_obs = obs
-        return obs, self._info(Status.CONTINUE, physics_error=False)
+        info = self._info(Status.CONTINUE, physics_error=False)
+        info.update(_float32(self._reward_terms(Status.CONTINUE, np.zeros(self.action_space.shape), unstable=True)))
+        return obs, info  # the step's keys, reward terms at 0 (a recorder of infos needs the same keys throughout)
 
     def _requested_goal(self, options: dict[str, Any] | None) -> tuple[Goal | None, str | None, str | None]:
         """The goal, text and observed words (:attr:`envs.language.Reading.words`) of ``options["instruction"]``
@@ -498,14 +500,14 @@ class GroundworldEnv(gym.Env):
         obs = self._get_obs(state)
         self._last_obs = obs
         info = self._info(status, physics_error=False)
-        info.update(terms)
+        info.update(_float32(terms))
         return obs, float(sum(terms.values())), status is not Status.CONTINUE, False, info
 
     def _physics_error(self, action: np.ndarray):
         """The step result after MuJoCo found the state unstable or it left the observation space:
         the last in-space observation, no reward, truncated, ``info["physics_error"]``."""
         info = self._info(Status.CONTINUE, physics_error=True)
-        info.update(self._reward_terms(Status.CONTINUE, action, unstable=True))
+        info.update(_float32(self._reward_terms(Status.CONTINUE, action, unstable=True)))
         last = {key: value.copy() for key, value in self._last_obs.items()}
         return last, 0.0, False, True, info
 
@@ -513,20 +515,22 @@ class GroundworldEnv(gym.Env):
         w = self.data.warning
         return w[_BADQPOS].number + w[_BADQVEL].number + w[_BADQACC].number
 
-    def _reward_terms(self, status: Status, action: np.ndarray, unstable: bool = False) -> dict[str, float]:
+    def _reward_terms(self, status: Status, action: np.ndarray, unstable: bool = False) -> dict[str, np.float64]:
+        """The reward's terms, which sum to the reward (``info`` shows them as float32, the reward's own dtype in
+        clients that type it); all 0 with ``unstable`` (and at reset)."""
         success = float(status is Status.SUCCESS)
         if self.config.reward_mode == "sparse":
-            return {"reward_success": success}
+            return {"reward_success": np.float64(success)}
         if unstable:
-            return {"reward_progress": 0.0, "reward_success": 0.0, "reward_failure": 0.0, "reward_ctrl": 0.0}
+            return dict.fromkeys(("reward_progress", "reward_success", "reward_failure", "reward_ctrl"), np.float64(0))
         potential = self.potential()
         progress = self.progress_scale * (potential - self._potential)
         self._potential = potential
         return {
-            "reward_progress": float(progress),
-            "reward_success": self.success_bonus * success,
-            "reward_failure": -1.0 * float(status is Status.FAILURE),
-            "reward_ctrl": -self.ctrl_cost * float(np.dot(action, action)),
+            "reward_progress": np.float64(progress),
+            "reward_success": np.float64(self.success_bonus * success),
+            "reward_failure": np.float64(-1.0 * float(status is Status.FAILURE)),
+            "reward_ctrl": np.float64(-self.ctrl_cost * float(np.dot(action, action))),
         }
 
     def _sync_view(self) -> None:
@@ -581,19 +585,21 @@ class GroundworldEnv(gym.Env):
         return {}
 
     def _info(self, status: Status, physics_error: bool) -> dict[str, Any]:
+        """The step's info; its flags and indices are numpy scalars, as clients that type every entry expect
+        (TorchRL's info reader, Minari's recorder)."""
         target, position = self.goal_target()
         return {
             "instruction": self.instruction,
-            "is_success": status is Status.SUCCESS,
-            "is_failure": status is Status.FAILURE,
+            "is_success": np.bool_(status is Status.SUCCESS),
+            "is_failure": np.bool_(status is Status.FAILURE),
             "goal": {
-                "object": target,
+                "object": np.int64(target),
                 "position": position,
-                "zone": self.goal_zone(),
-                "reference": self.goal_reference(),
+                "zone": np.int64(self.goal_zone()),
+                "reference": np.int64(self.goal_reference()),
                 "named": np.array(self.goal_named(), dtype=np.int64),
             },
-            "physics_error": physics_error,
+            "physics_error": np.bool_(physics_error),
         }
 
     # ------------------------------------------------------------------ rendering
@@ -653,3 +659,7 @@ def arm_fingertip(qpos: np.ndarray) -> np.ndarray:
     l1, l2 = scene.ARM_LINKS
     a1, a12 = qpos[0], qpos[0] + qpos[1]
     return scene.ARM_BASE + np.array([-l1 * np.sin(a1) - l2 * np.sin(a12), l1 * np.cos(a1) + l2 * np.cos(a12)])
+
+
+def _float32(terms: dict[str, np.float64]) -> dict[str, np.float32]:
+    return {key: np.float32(value) for key, value in terms.items()}

@@ -436,23 +436,27 @@ FILLERS: tuple[str, ...] = (
     "yourself", "lightly", "softly", "firmly", "directly", "right", "exactly", "straight", "immediately",
     "somewhere", "clean", "across", "once", "and stop", "and stop there", "then stop", "stop there", "go and",
     "come and", "try and", "start by", "begin by", "start with", "your job is to", "your task is to",
-    "your goal is to", "the goal is to", "move your arm and",
+    "your goal is to", "the goal is to", "move your arm and", "colored", "coloured", "goal", "use", "them",
+    "down", "with the tip of your finger", "with your arm", "with the arm", "using the arm", "using your arm",
 )  # fmt: skip
 """Words and phrases that ask politely or fill, dropped wherever they stand."""
 
-COLOR_WORDS: dict[str, tuple[str, ...]] = {**{c: (c,) for c in COLOR_NAMES}, "purple": ("purple", "violet")}
-"""Each colour and the words for it; no near miss is guessed ("crimson" is refused, not read as red)."""
+COLOR_WORDS: dict[str, tuple[str, ...]] = {c: (c,) for c in COLOR_NAMES}
+"""Each colour and the words for it; no near miss is guessed ("crimson" is not red, "violet" not purple)."""
 
 SHAPE_WORDS: dict[str, tuple[str, ...]] = {
-    "cube": ("cube", "box", "block", "brick", "cuboid"),
-    "ball": ("ball", "sphere", "orb", "globe"),
-    "cylinder": ("cylinder", "can", "tube", "barrel", "drum", "canister"),
+    "cube": ("cube", "box", "block"),
+    "ball": ("ball", "sphere", "orb"),
+    "cylinder": ("cylinder", "can"),
 }
 SIZE_WORDS: dict[str, tuple[str, ...]] = {
     "small": ("small", "little", "tiny", "smaller", "mini"),
     "large": ("large", "big", "huge", "bigger", "larger", "giant"),
 }
-ZONE_WORDS: tuple[str, ...] = ("zone", "area", "circle", "region", "spot", "patch", "pad", "target", "disc", "disk")
+ZONE_WORDS: tuple[str, ...] = (
+    "zone", "area", "circle", "region", "spot", "patch", "pad", "target", "disc", "disk", "goal area", "goal zone",
+    "target zone", "target area", "goal region",
+)  # fmt: skip
 """Nouns for a coloured zone: "the green area" is the green zone."""
 
 RELATION_WORDS: dict[str, tuple[str, ...]] = {
@@ -497,7 +501,7 @@ VERBS: dict[str, tuple[str, ...]] = {
     "take": ("push", "relate"), "set": ("push", "relate"), "position": ("push", "relate"),
     "guide": ("push", "relate"), "arrange": ("push", "relate"), "deliver": ("push",),
     "sweep": ("push", "relate", "knockoff"),
-    "belong": ("push", "relate"), "end": ("push", "relate"),
+    "belong": ("push", "relate"), "end": ("push", "relate", "knockoff"),
     # off the table
     "knock": ("knockoff",), "throw": ("knockoff",), "tip": ("knockoff",), "topple": ("knockoff",),
     "drop": ("knockoff",), "flick": ("knockoff",), "make": ("knockoff",), "fall": ("knockoff",),
@@ -510,10 +514,12 @@ VERB_PHRASES: dict[str, tuple[str, ...]] = {
     **{f"{verb} contact with": ("touch", "sequence") for verb in ("make", "making", "makes")},
     **{f"{verb} your way to": ("goto", "sequence") for verb in ("make", "making", "makes")},
     **{f"{verb} your {part} on": ("touch", "sequence") for verb in ("put", "place") for part in ("fingertip", "hand")},
+    **{f"{verb} {part} on": ("touch", "sequence") for verb in ("put", "place") for part in ("finger", "fingertip")},
+    **{f"press your {part} against": ("touch", "sequence") for part in ("finger", "fingertip")},
     "your goal is": ("goto", "touch"),
     **{p: ("push", "relate", "knockoff") for p in ("i want", "i would like", "id like", "i need", "make sure")},
     **{p: ("push", "relate", "knockoff") for p in ("should be", "must be", "needs to be", "has to be", "want")},
-    "goes": ("push", "relate"),
+    **{p: ("push", "relate") for p in ("goes", "sits", "sit", "lies", "rests", "stays")},
 }
 """Verbs of several words, and sentences that ask for a state ("make sure the red cube is left of ...")."""
 SEQUENCE_WORDS: dict[str, str] = {
@@ -539,7 +545,8 @@ GLUE: dict[str, str] = {
     **{w: w for w in ("to", "into", "in", "on", "over", "up", "of", "with", "it", "is", "for", "should", "your")},
     "onto": "into", "inside": "in", "within": "in", "toward": "to", "towards": "to",
     **{w: "" for w in ("at", "there", "so", "that", "its", "be", "will", "until", "this", "one", "way", "ends")},
-    "where": "", "have": "",
+    "where": "", "have": "", "which": "", "thats": "", "against": "",
+    **{w: "" for w in ("finger", "fingertip", "arm", "hand", "tip")},
     **{w: "table" for w in ("table", "edge", "tabletop", "top", "floor", "ground")},
 }  # fmt: skip
 """Words that join the parts of a sentence, and what each is in the tokenizer's words ("": dropped)."""
@@ -641,6 +648,25 @@ def _lex(text: str) -> list[_Lexeme]:
         else:
             out.append(_Lexeme("unknown", words[i], words[i]))
             i += 1
+    return _colour_first([lx for lx in out if lx.role != "filler"])  # fillers hold no place ("green-colored ball")
+
+
+def _colour_first(lexemes: list[_Lexeme]) -> list[_Lexeme]:
+    """ "the cube that is green" / "the zone which is red" as "the green cube" / "the red zone": a colour (and
+    size) named after its noun by a relative clause moves before it."""
+    out = list(lexemes)
+    i = 0
+    while i < len(out):
+        if out[i].role in ("shape", "zone"):
+            j = i + 1
+            while j < len(out) and out[j].role == "glue" and out[j].text in ("that", "which", "thats", "is"):
+                j += 1
+            k = j
+            while k < len(out) and out[k].role in ("size", "color"):
+                k += 1
+            if j > i + 1 and k > j and out[k - 1].role == "color":
+                out[i:k] = [*out[j:k], out[i]]
+        i += 1
     return out
 
 
@@ -756,6 +782,9 @@ EXAMPLES: dict[str, str] = {
 """One sentence of each goal kind, for refusals."""
 
 
+_NO_ACTION = "no action is named: say what to do, such as go, touch, push, put or knock"
+
+
 class _Refusal(Exception):
     """Why a sentence sets no goal (turned into one :class:`UsageError` line by :func:`understand`)."""
 
@@ -777,8 +806,6 @@ def _goal(lexemes: list[_Lexeme], parts: _Parts, kinds: tuple[str, ...] | None) 
         raise _Refusal(f"{len(objects)} objects are named; an instruction names one or two")
     if len(parts.zones) > 1:
         raise _Refusal(f"{len(parts.zones)} zones are named; a push names one")
-    if not verbs:
-        raise _Refusal("no action is named: say what to do, such as go, touch, push, put or knock")
     if len(rels) > 1:
         raise _Refusal(f"{len(rels)} places are named ({', '.join(repr(lx.text) for _, lx in rels)}); give one")
     if rels:
@@ -791,11 +818,15 @@ def _goal(lexemes: list[_Lexeme], parts: _Parts, kinds: tuple[str, ...] | None) 
         ref = after[0]
         goal: Goal = Relate(obj=objects[1 - ref], relation=rel.value, ref=objects[ref])
     elif len(objects) == 2:
+        if not verbs:
+            raise _Refusal(_NO_ACTION)
         if not orders:
             raise _Refusal("two objects are named but not how: 'then' to touch them in order, or a side such as "
                            "'left of' to put one beside the other")  # fmt: skip
         goal = Sequence(first=objects[0], second=objects[1])
         for at, word in orders:
+            if lexemes[at].text.endswith("after that") and at + 1 < len(lexemes) and lexemes[at + 1].role in _MODIFIERS:
+                word = "after"  # "touch the cube after that purple ball": "that" points at the ball
             later = [k for k, (i, _) in enumerate(parts.objects) if i > at]
             if word in ("after", "before") and later:
                 first = later[0] if word == "after" else 1 - later[0]
@@ -806,7 +837,15 @@ def _goal(lexemes: list[_Lexeme], parts: _Parts, kinds: tuple[str, ...] | None) 
     elif parts.zones:
         goal = PushInto(obj=objects[0], zone=parts.zones[0])
     else:
+        if not verbs:
+            raise _Refusal(_NO_ACTION)
         reach = [k for k in verbs[0].kinds if k in ("goto", "touch") and all(k in v.kinds for v in verbs)]
+        if (
+            not reach
+            and any("touch" in v.kinds for v in verbs)
+            and all({"goto", "touch"} & set(v.kinds) for v in verbs)
+        ):
+            reach = ["touch"]  # "find the blue ball and touch it"
         if kinds is not None:
             reach = [k for k in reach if k in kinds] or reach
         if not reach and parts.bare_zones:
@@ -825,7 +864,7 @@ def _goal(lexemes: list[_Lexeme], parts: _Parts, kinds: tuple[str, ...] | None) 
     if off and goal.kind != "knockoff":
         raise _Refusal(f"'off the table' has no place in a {_KIND_TEXT[goal.kind]}")
     for verb in verbs:
-        if goal.kind not in verb.kinds:
+        if goal.kind not in verb.kinds and not (goal.kind == "touch" and "goto" in verb.kinds):
             raise _Refusal(f"{verb.text!r} does not ask for a {_KIND_TEXT[goal.kind]}")
     if kinds is not None and goal.kind not in kinds:
         wanted = " or ".join(_KIND_TEXT[k] for k in kinds)
