@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,interop]'  # interop: TorchRL, Minari, RL Zoo (tests/test_interop.py)
 	touch $(STAMP)
 
 demo: $(STAMP)

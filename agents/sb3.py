@@ -7,7 +7,8 @@
     model = SAC("MultiInputPolicy", env, policy_kwargs=agents.sb3_policy_kwargs())
 
 The same kwargs work for PPO and for sb3-contrib's ``RecurrentPPO("MultiInputLstmPolicy", ...)``
-(the recurrent option for tasks that need memory).
+(the recurrent option for tasks that need memory). With ``VecNormalize``, normalise the numeric keys only:
+``VecNormalize(venv, norm_obs_keys=["proprio", "objects", "zones"])`` (the token ids must stay ids).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import gymnasium as gym
 import torch
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 
-from envs import cli
+from envs import cli, tokenizer
+from envs.errors import UsageError
 from groundworld.nn import EncoderConfig, GroundedEncoder
 
 
@@ -33,9 +35,29 @@ class GroundworldExtractor(BaseFeaturesExtractor):
         encoder = GroundedEncoder(observation_space, config)
         super().__init__(observation_space, encoder.out_dim)
         self.encoder = encoder
+        self._checked = False
 
     def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
+        if not self._checked:  # the first batch: a wrapper that rescaled the token ids is named before F.embedding
+            check_token_ids(observations["instruction"], sorted(set(observations) - {"instruction"}))
+            self._checked = True
         return self.encoder(observations)
+
+
+def check_token_ids(tokens: torch.Tensor, numeric_keys: list[str]) -> None:
+    """Raise :class:`~envs.errors.UsageError` unless ``tokens`` are whole numbers in tokenizer v1's range (SB3 hands
+    them over as floats): an observation normaliser applied to every key turns them into other numbers."""
+    if not tokens.numel():
+        return
+    whole = bool(torch.isfinite(tokens).all()) and bool((tokens == tokens.round()).all())
+    if whole and 0 <= float(tokens.min()) and float(tokens.max()) < tokenizer.VOCAB_SIZE:
+        return
+    keys = [k for k in numeric_keys if not k.endswith("_mask")]
+    raise UsageError(
+        f"the observation's 'instruction' token ids are not whole numbers in [0, {tokenizer.VOCAB_SIZE - 1}] (got "
+        f"{float(tokens.min()):.3g} to {float(tokens.max()):.3g}): an observation normaliser rescaled them. "
+        f"Normalise the numeric keys only, e.g. VecNormalize(venv, norm_obs_keys={keys})"
+    )
 
 
 def sb3_policy_kwargs(net_arch: list[int] | None = None, **encoder_kwargs: Any) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from envs import (  # noqa: E402
 from envs.base import EnvConfig, GroundworldEnv  # noqa: E402
 from envs.errors import UsageError  # noqa: E402
 from envs.video import record_video  # noqa: E402
+from envs.wrappers import FlatObservation  # noqa: E402
 
 # id suffix -> (module, class name, max_episode_steps)
 _TASKS: dict[str, tuple[Any, str, int]] = {
@@ -87,4 +88,13 @@ def make_oracle(env: gym.Env) -> Callable[[dict[str, np.ndarray], dict[str, Any]
     return _ORACLES[type(base)](base)
 
 
-__all__ = ["TASKS", "EnvConfig", "GroundworldEnv", "check_env_id", "goal_kind", "make_oracle", "record_video"]
+__all__ = [
+    "TASKS",
+    "EnvConfig",
+    "FlatObservation",
+    "GroundworldEnv",
+    "check_env_id",
+    "goal_kind",
+    "make_oracle",
+    "record_video",
+]

@@ -438,6 +438,8 @@ FILLERS: tuple[str, ...] = (
     "come and", "try and", "start by", "begin by", "start with", "your job is to", "your task is to",
     "your goal is to", "the goal is to", "move your arm and", "colored", "coloured", "goal", "use", "them",
     "down", "with the tip of your finger", "with your arm", "with the arm", "using the arm", "using your arm",
+    "um", "uh", "er", "erm", "hmm", "well", "your task", "your job", "would you be so kind as to", "be so kind as to",
+    "by",
 )  # fmt: skip
 """Words and phrases that ask politely or fill, dropped wherever they stand."""
 
@@ -473,15 +475,18 @@ RELATION_WORDS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 """Each relation and the phrases for it."""
 
+NEAR_WORDS: tuple[str, ...] = ("next to", "beside", "near", "close to", "up close to", "alongside")
+"""Places beside an object: where the ball goes ("get close to the red ball" is a go-to), but no relation."""
 UNKNOWN_RELATIONS: tuple[str, ...] = (
-    "next to", "beside", "near", "close to", "on top of", "under", "underneath", "beneath", "above", "below",
-    "between", "around", "across from", "opposite",
+    "on top of", "under", "underneath", "beneath", "above", "below", "between", "around", "across from", "opposite",
+    "through", "past",
 )  # fmt: skip
-"""Places a person may name that Groundworld's relations do not hold: refused by name."""
+"""Places a person may name that Groundworld's goals do not hold: refused by name."""
 
 VERBS: dict[str, tuple[str, ...]] = {
     # moving the ball (or visiting objects in order)
-    "go": ("goto", "sequence"), "head": ("goto", "sequence"), "drive": ("goto", "sequence"),
+    "go": ("goto", "sequence"), "goto": ("goto", "sequence"), "head": ("goto", "sequence"),
+    "drive": ("goto", "sequence"),
     "navigate": ("goto", "sequence"), "travel": ("goto", "sequence"), "come": ("goto", "sequence"),
     "run": ("goto", "sequence"), "steer": ("goto", "sequence"), "find": ("goto", "sequence"),
     "approach": ("goto", "touch", "sequence"), "visit": ("goto", "touch", "sequence"),
@@ -520,6 +525,8 @@ VERB_PHRASES: dict[str, tuple[str, ...]] = {
     **{p: ("push", "relate", "knockoff") for p in ("i want", "i would like", "id like", "i need", "make sure")},
     **{p: ("push", "relate", "knockoff") for p in ("should be", "must be", "needs to be", "has to be", "want")},
     **{p: ("push", "relate") for p in ("goes", "sits", "sit", "lies", "rests", "stays")},
+    **{f"{m} go": ("push", "relate") for m in ("needs to", "has to", "should", "must", "ought to")},
+    **{p: ("push", "relate", "knockoff") for p in ("make it so", "make it so that", "make sure that")},
 }
 """Verbs of several words, and sentences that ask for a state ("make sure the red cube is left of ...")."""
 SEQUENCE_WORDS: dict[str, str] = {
@@ -528,6 +535,8 @@ SEQUENCE_WORDS: dict[str, str] = {
     "in that order": "then", "in this order": "then", "in order": "then", "second": "then", "secondly": "then",
     "last": "then", "lastly": "then", "first": "first", "firstly": "first", "before": "before", "after": "after",
     **{f"{w} {have}": "after" for w in ("once", "when", "after") for have in ("youve", "you have")},
+    **{f"{w} {have} done that": "then" for w in ("once", "when", "after") for have in ("youve", "you have")},
+    "when youre done": "then", "when you are done": "then", "once done": "then",
 }  # fmt: skip
 """Words that order two objects: "then" (in the order named), "before" / "after" (the object after the word is
 touched second / first)."""
@@ -576,7 +585,7 @@ def _forms(verb: str) -> tuple[str, ...]:
 class _Lexeme:
     """One meaningful unit of a sentence: a word or phrase, its role and its value in the grammar."""
 
-    role: str  # filler, article, color, shape, size, zone, rel, badrel, verb, seq, and, off, glue, comma, unknown
+    role: str  # filler, article, color, shape, size, zone, rel, near, badrel, verb, seq, and, off, glue, comma, unknown
     value: str  # the grammar's word: colour, shape, size, relation, verb, order word; for glue its token ("": none)
     text: str  # the person's words
     kinds: tuple[str, ...] = ()  # for verbs: the goal kinds they can ask for
@@ -596,6 +605,8 @@ def _phrase_table() -> dict[tuple[str, ...], _Lexeme]:
     for rel, phrases in RELATION_WORDS.items():
         for phrase in phrases:
             add(phrase, "rel", rel)
+    for phrase in NEAR_WORDS:
+        add(phrase, "near", phrase)
     for phrase in UNKNOWN_RELATIONS:
         add(phrase, "badrel", phrase)
     for phrase, order in SEQUENCE_WORDS.items():
@@ -797,9 +808,12 @@ def _goal(lexemes: list[_Lexeme], parts: _Parts, kinds: tuple[str, ...] | None) 
     rels = [(i, lx) for i, lx in enumerate(lexemes) if lx.role == "rel"]
     orders = [(i, lx.value) for i, lx in enumerate(lexemes) if lx.role == "seq" or lx.role == "and"]
     off = any(lx.role == "off" for lx in lexemes)
-    near = [lx for lx in lexemes if lx.role == "badrel"]  # "next to", "near": only going to one object says it
+    near = [lx for lx in lexemes if lx.role == "near"]  # "next to", "near": only going to one object says it
     if near and (len(objects) != 1 or off or parts.zones or rels or not any("goto" in v.kinds for v in verbs)):
         raise _Refusal(f"{near[0].text!r} is not a place Groundworld knows: {', '.join(RELATION_AXES)} another object")
+    bad = [lx for lx in lexemes if lx.role == "badrel"]
+    if bad:
+        raise _Refusal(f"{bad[0].text!r} is not a place Groundworld knows: {', '.join(RELATION_AXES)} another object")
     if not objects:
         raise _Refusal("no object is named: a colour and a shape, such as 'the red ball'")
     if len(objects) > 2:
@@ -825,7 +839,12 @@ def _goal(lexemes: list[_Lexeme], parts: _Parts, kinds: tuple[str, ...] | None) 
                            "'left of' to put one beside the other")  # fmt: skip
         goal = Sequence(first=objects[0], second=objects[1])
         for at, word in orders:
-            if lexemes[at].text.endswith("after that") and at + 1 < len(lexemes) and lexemes[at + 1].role in _MODIFIERS:
+            pointed = at + 1 < len(lexemes) and lexemes[at + 1].role in _MODIFIERS and lexemes[at].text == "after that"
+            if (
+                pointed
+                and not any(w == "first" for _, w in orders)
+                and (at == 0 or lexemes[at - 1].role not in ("and", "comma"))
+            ):
                 word = "after"  # "touch the cube after that purple ball": "that" points at the ball
             later = [k for k, (i, _) in enumerate(parts.objects) if i > at]
             if word in ("after", "before") and later:
@@ -857,7 +876,8 @@ def _goal(lexemes: list[_Lexeme], parts: _Parts, kinds: tuple[str, ...] | None) 
                 "('left of the blue ball') or 'off the table'"
             )
         goal = GOALS_BY_KIND[reach[0]](obj=objects[0])  # type: ignore[call-arg]
-    if len(objects) == 2 and objects[0].pair == objects[1].pair:
+    a, b = objects[0], objects[-1]
+    if len(objects) == 2 and a.pair == b.pair and (a.size is None or b.size is None or a.size == b.size):
         raise _Refusal(f"'the {objects[0].surface()}' is named twice; a {_KIND_TEXT[goal.kind]} needs two objects")
     if parts.zones and goal.kind != "push":
         raise _Refusal(f"a zone has no place in a {_KIND_TEXT[goal.kind]}")
@@ -882,7 +902,7 @@ def _token_words(lexemes: list[_Lexeme], kind: str) -> str:
     for i, lx in enumerate(lexemes):
         if lx.role in ("filler", "unknown"):
             continue
-        if lx.role == "badrel":  # "get close to the red ball": going to it
+        if lx.role == "near":  # "get close to the red ball": going to it
             out.append("to")
             continue
         if lx.role in ("color", "shape", "size", "rel", "article", "and"):

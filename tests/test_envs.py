@@ -347,7 +347,7 @@ BAD_INPUTS = [
         "Sequence",
         _reset(seed=9, options={"instruction": "touch the red cube, then the red cube"}),
         UsageError,
-        "objects matching 'the red cube'",
+        "'the red cube' is named twice",
     ),
     ("negative seed", "KnockOff", _reset(seed=-1), UsageError, "seed must be a non-negative integer or None, got -1"),
     ("float seed", "GoTo", _reset(seed=1.5), UsageError, "seed must be a non-negative integer or None, got 1.5"),
