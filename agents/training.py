@@ -41,6 +41,7 @@ from agents.presets import PRESETS, TASK_PRESETS
 from agents.relabel import Relabeller
 from envs import cli
 from envs.errors import UsageError
+from envs.files import atomic_path
 from groundworld.checkpoint import CheckpointError, load_checkpoint, load_state, save_checkpoint
 from groundworld.collect import Collector
 from groundworld.nn import resolve_device
@@ -244,10 +245,14 @@ def train_sb3(config: TrainConfig, run_dir: Path, resume: bool, device: torch.de
         step, episodes, wall = payload["step"], payload.get("episodes", 0), payload.get("wall_s", 0.0)
         model.num_timesteps = step
     logger = RunLogger(run_dir, config.steps, step, config.progress, episodes, wall)
+    sb3_log = SB3Metrics(logger.writer)
+    model.set_logger(sb3_log.logger())
     evals, checkpoints = Schedule(config.eval_every, step), Schedule(config.checkpoint_every, step)
     policy = SB3Policy(model)
 
     def checkpoint(at: int) -> None:
+        with atomic_path(run_dir / sb3_file(config.algo)) as tmp:  # SB3's own format: SAC.load / PPO.load read it
+            model.save(tmp)
         save_checkpoint(
             run_dir / CHECKPOINT,
             {
@@ -272,17 +277,61 @@ def train_sb3(config: TrainConfig, run_dir: Path, resume: bool, device: torch.de
                     policy, config.env, "train", config.eval_episodes, seed=10_000_000 + self.num_timesteps
                 )
                 policy.reset()
-                logger.log(self.num_timesteps, result.success_rate, {})
+                logger.log(self.num_timesteps, result.success_rate, sb3_log.latest)
             if checkpoints.due(self.num_timesteps):
                 checkpoint(self.num_timesteps)
             return True
 
     model.learn(total_timesteps=max(0, config.steps - step), callback=Callback(), reset_num_timesteps=not resume)
     result = evaluate(policy, config.env, "train", config.eval_episodes, seed=10_000_000 + model.num_timesteps)
-    logger.log(model.num_timesteps, result.success_rate, {})
+    logger.log(model.num_timesteps, result.success_rate, sb3_log.latest)
     checkpoint(model.num_timesteps)
+    if getattr(model, "replay_buffer", None) is not None:  # off-policy: SAC.load(...).load_replay_buffer(...)
+        with atomic_path(run_dir / SB3_REPLAY) as tmp:
+            model.save_replay_buffer(tmp)
     logger.close()
     return policy
+
+
+SB3_REPLAY = "sb3_replay_buffer.pkl"
+"""An SB3 run's replay buffer in SB3's format (``model.load_replay_buffer``), written when the run ends."""
+
+
+def sb3_file(algo: str) -> str:
+    """The SB3 model file of a run: ``sb3_<algo>.zip`` (``SAC.load``, ``PPO.load``, ``RecurrentPPO.load``)."""
+    return f"sb3_{algo}.zip"
+
+
+class SB3Metrics:
+    """Where an SB3 model's logger writes: its ``train/*`` and ``rollout/*`` scalars to the run's TensorBoard
+    (under ``sb3/``), the latest ``train/*`` values kept for ``progress.csv`` (``actor_loss``, ``value_loss``, ...)."""
+
+    def __init__(self, writer: Any):
+        self.writer = writer
+        self.latest: dict[str, float] = {}
+
+    def logger(self) -> Any:
+        from stable_baselines3.common.logger import KVWriter, Logger
+
+        metrics = self
+
+        class _Writer(KVWriter):
+            def write(self, key_values: dict[str, Any], key_excluded: dict[str, Any], step: int = 0) -> None:
+                metrics.write(key_values, step)
+
+            def close(self) -> None:
+                pass
+
+        return Logger(folder=None, output_formats=[_Writer()])
+
+    def write(self, key_values: dict[str, Any], step: int) -> None:
+        for key, value in key_values.items():
+            if not key.startswith(("train/", "rollout/")) or isinstance(value, bool):
+                continue
+            if isinstance(value, (int, float, np.integer, np.floating)):
+                self.writer.add_scalar(f"sb3/{key}", float(value), step)
+                if key.startswith("train/"):
+                    self.latest[key.split("/", 1)[1]] = float(value)
 
 
 # ---------------------------------------------------------------------------------------- BC

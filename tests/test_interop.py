@@ -112,3 +112,30 @@ def test_flat_observation_keeps_the_words_apart_from_the_numbers(env_id):
     assert normalized.step(normalized.action_space.sample())[0].dtype == np.float32
     kept = envs.FlatObservation(gym.make(env_id), instruction="keep")
     assert kept.reset(seed=3)[0]["instruction"].tolist() == obs["instruction"].tolist()
+
+
+@pytest.mark.parametrize("algo", ["ppo", "sac"])
+def test_an_sb3_run_saves_in_sb3s_format_and_logs_its_metrics(algo, tmp_path):
+    import csv
+
+    from stable_baselines3 import PPO, SAC
+
+    import agents
+
+    run = tmp_path / algo
+    config = agents.TrainConfig(env="Groundworld/GoTo-v0", algo=algo, steps=520, num_envs=2, eval_every=260,
+                                eval_episodes=2, learning_starts=100, buffer_size=2000, run_dir=str(run),
+                                progress=False)  # fmt: skip
+    agents.train(config)
+    model = {"ppo": PPO, "sac": SAC}[algo].load(run / f"sb3_{algo}.zip")
+    obs, _ = gym.make("Groundworld/GoTo-v0").reset(seed=0)
+    action, _ = model.predict(obs, deterministic=True)
+    assert action.shape == (2,) and model.num_timesteps >= 520
+    if algo == "sac":
+        model.load_replay_buffer(run / "sb3_replay_buffer.pkl")
+        assert model.replay_buffer.size() == 520
+    with open(run / "progress.csv") as f:
+        rows = list(csv.DictReader(f))
+    loss = {"ppo": "value_loss", "sac": "critic_loss"}[algo]
+    assert float(rows[-1][loss]) == float(rows[-1][loss])  # SB3's train/* metrics reach progress.csv, not NaN
+    assert any(p.name.startswith("events") for p in (run / "tb").iterdir())
