@@ -59,6 +59,8 @@ class ReplayBuffer:
         self.capacity, self.action_dim, self.env_id = int(capacity), int(action_dim), env_id
         self.info: dict = {}
         """JSON-ready facts about the data (saved with it), e.g. ``{"episodes": [{"seed": ..., ...}]}``."""
+        self.observation_space = observation_space
+        """The env's observation space (its keys are the buffer's; a dream env imagines in it)."""
         self.keys = tuple(observation_space.spaces)
         self.data: dict[str, np.ndarray] = {}
         for key, space in observation_space.spaces.items():

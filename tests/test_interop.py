@@ -139,3 +139,19 @@ def test_an_sb3_run_saves_in_sb3s_format_and_logs_its_metrics(algo, tmp_path):
     loss = {"ppo": "value_loss", "sac": "critic_loss"}[algo]
     assert float(rows[-1][loss]) == float(rows[-1][loss])  # SB3's train/* metrics reach progress.csv, not NaN
     assert any(p.name.startswith("events") for p in (run / "tb").iterdir())
+
+
+def test_rl_zoo_trains_every_id_from_the_shipped_hyperparameters(tmp_path):
+    import subprocess
+    import sys
+
+    pytest.importorskip("rl_zoo3", reason=f"RL Zoo {EXTRA}")
+    from agents.zoo import ppo, sac
+
+    assert set(ppo.hyperparams) == set(sac.hyperparams) == set(envs.TASKS)
+    command = [sys.executable, "-m", "rl_zoo3.train", "--algo", "ppo", "--env", "Groundworld/Push-v0"]
+    command += ["--gym-packages", "envs", "--conf-file", "agents.zoo.ppo", "-n", "128", "--eval-freq", "-1"]
+    command += ["-f", str(tmp_path), "--seed", "0", "--hyperparams", "n_envs:2", "n_steps:64", "batch_size:64"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert list(tmp_path.glob("ppo/Groundworld-Push-v0_1/Groundworld-Push-v0.zip"))

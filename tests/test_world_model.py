@@ -170,8 +170,9 @@ def test_dream_env_stops_at_the_disagreement_threshold(goto_model, goto_data):
     assert np.all(r_pen <= r_plain) and info["disagreement"].min() >= 0
 
 
-def test_native_agent_and_sb3_ppo_train_in_the_dream(goto_model, goto_data):
+def test_native_agent_and_sb3_ppo_train_in_the_dream(goto_model, goto_data, tmp_path):
     from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv
 
     import agents
 
@@ -198,6 +199,11 @@ def test_native_agent_and_sb3_ppo_train_in_the_dream(goto_model, goto_data):
     )
     model.learn(256)
     assert model.num_timesteps >= 256
+    real = gym.make("Groundworld/GoTo-v0")
+    assert dream.single_observation_space == real.observation_space  # the real env's spaces, exactly
+    model.save(tmp_path / "dreamt.zip")  # a policy trained in imagination loads against the real env
+    loaded = PPO.load(tmp_path / "dreamt.zip", env=DummyVecEnv([lambda: gym.make("Groundworld/GoTo-v0")]))
+    assert real.action_space.contains(loaded.predict(real.reset(seed=0)[0], deterministic=True)[0])
 
 
 def test_world_model_checkpoint_round_trip(tmp_path, goto_model, goto_data):

@@ -67,7 +67,7 @@ class DreamVecEnv(VectorEnv):
         self.elite_mean = elite_mean
         self.outcome_threshold, self.outcome = outcome_threshold, outcome
         self.starts = starts
-        obs_space = spaces.Dict({k: _space_like(starts, k) for k in starts.keys})
+        obs_space = spaces.Dict({k: starts.observation_space[k] for k in starts.keys})  # the real env's, exactly
         self.single_observation_space = obs_space
         self.single_action_space = action_space or spaces.Box(-1.0, 1.0, (model.action_dim,), np.float32)
         self.observation_space = batch_space(obs_space, num_envs)
@@ -165,14 +165,12 @@ class DreamVecEnv(VectorEnv):
         return success, (out["terminal"].numpy() > draw) | success, out["reward"].numpy()
 
     def _numpy(self, obs: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
-        return {k: obs[k].numpy().astype(self.single_observation_space[k].dtype) for k in self.starts.keys}
-
-
-def _space_like(buffer: ReplayBuffer, key: str) -> spaces.Box:
-    sample = buffer.data["obs/" + key]
-    if np.issubdtype(sample.dtype, np.integer):
-        return spaces.Box(0, np.iinfo(np.int16).max, sample.shape[1:], sample.dtype)
-    return spaces.Box(-np.inf, np.inf, sample.shape[1:], sample.dtype)
+        """Imagined observations as numpy, inside the real env's space (a prediction past its bounds is clipped)."""
+        out = {}
+        for key in self.starts.keys:
+            space = self.single_observation_space[key]
+            out[key] = np.clip(obs[key].numpy(), space.low, space.high).astype(space.dtype)
+        return out
 
 
 def sb3_vec_env(dream: DreamVecEnv):
