@@ -155,3 +155,17 @@ def test_rl_zoo_trains_every_id_from_the_shipped_hyperparameters(tmp_path):
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert list(tmp_path.glob("ppo/Groundworld-Push-v0_1/Groundworld-Push-v0.zip"))
+
+
+def test_the_cleanrl_style_example_runs_with_same_step_autoreset():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "examples" / "sac_continuous.py"
+    spec = importlib.util.spec_from_file_location("sac_continuous", path)
+    example = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = example  # its dataclass looks itself up there
+    spec.loader.exec_module(example)
+    stats = example.main(["--total-timesteps", "480", "--learning-starts", "160", "--batch-size", "32"])
+    assert stats["episodes"] == 4  # four envs, each finished one 100-step episode through final_obs
