@@ -30,6 +30,7 @@ from envs import _gl, language, scene, tokenizer
 from envs.errors import UnknownArgument, UsageError
 from envs.language import Goal, SceneView, Status
 from envs.scene import MAX_OBJECTS, MAX_ZONES, TABLE_TOP, ObjectSpec, ZoneSpec
+from envs.window import Window
 
 OBJECT_FEATURES = 16  # position (3), velocity (3), colour one-hot (6), shape one-hot (3), half-extent (1)
 HALF_EXTENT = OBJECT_FEATURES - 1  # index of an object's half-extent (its resting height) among its features
@@ -72,7 +73,8 @@ class EnvConfig:
     obs_mode: str = "state"
     """"state", "pixels" (camera image and instruction only) or "state+pixels"."""
     render_mode: str | None = None
-    """None or "rgb_array"."""
+    """None, "rgb_array" (``render()`` returns a frame) or "human" (a window, drawn at every step; needs a
+    display)."""
     width: int = 480
     """Width of frames from :meth:`render`."""
     height: int = 480
@@ -99,7 +101,7 @@ class EnvConfig:
             "split": language.SPLITS,
             "reward_mode": REWARD_MODES,
             "obs_mode": OBS_MODES,
-            "render_mode": (None, "rgb_array"),
+            "render_mode": (None, "rgb_array", "human"),
             "camera": ("overview", "top"),
             "pixel_camera": ("overview", "top"),
         }
@@ -132,7 +134,7 @@ class GroundworldEnv(gym.Env):
     """Base class; see the task classes for the documentation of each task."""
 
     metadata: ClassVar[dict[str, Any]] = {
-        "render_modes": ["rgb_array"],
+        "render_modes": ["rgb_array", "human"],
         "render_fps": int(round(1 / DT)),
         "autoreset_mode": AutoresetMode.NEXT_STEP,
     }
@@ -164,6 +166,7 @@ class GroundworldEnv(gym.Env):
         self.action_space = spaces.Box(-1.0, 1.0, shape=(self.model.nu,), dtype=np.float32)
         self.observation_space = self._make_observation_space()
         self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
+        self._window: Window | None = None
         self.goal: Goal | None = None
         self.instruction = ""
         self._tokens = np.zeros(tokenizer.MAX_TOKENS, dtype=np.int64)
@@ -259,6 +262,8 @@ class GroundworldEnv(gym.Env):
         self._last_obs = obs
         info = self._info(Status.CONTINUE, physics_error=False)
         info.update(_float32(self._reward_terms(Status.CONTINUE, np.zeros(self.action_space.shape), unstable=True)))
+        if self.render_mode == "human":
+            self.render()
         return obs, info  # the step's keys, reward terms at 0 (a recorder of infos needs the same keys throughout)
 
     def _requested_goal(self, options: dict[str, Any] | None) -> tuple[Goal | None, str | None, str | None]:
@@ -501,6 +506,8 @@ class GroundworldEnv(gym.Env):
         self._last_obs = obs
         info = self._info(status, physics_error=False)
         info.update(_float32(terms))
+        if self.render_mode == "human":
+            self.render()
         return obs, float(sum(terms.values())), status is not Status.CONTINUE, False, info
 
     def _physics_error(self, action: np.ndarray):
@@ -622,16 +629,25 @@ class GroundworldEnv(gym.Env):
         if self.render_mode is None:
             gym.logger.warn("render() called with render_mode=None; pass render_mode='rgb_array' to gym.make")
             return None
+        if self.render_mode == "human":
+            if self._window is None:
+                self._window = Window(self.model, self.data, self.dt)
+            self._window.show()
+            return None
         return self._draw(self.config.camera, self.config.width, self.config.height)
 
     def close(self) -> None:
         for renderer in self._renderers.values():
             renderer.close()
         self._renderers.clear()
+        if self._window is not None:
+            self._window.close()
+            self._window = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_renderers"] = {}  # GL contexts do not pickle; they are made again on demand
+        state["_renderers"] = {}  # GL contexts and windows do not pickle; they are made again on demand
+        state["_window"] = None
         return state
 
     # ------------------------------------------------------------------ helpers for tasks and oracles

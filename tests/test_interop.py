@@ -169,3 +169,43 @@ def test_the_cleanrl_style_example_runs_with_same_step_autoreset():
     spec.loader.exec_module(example)
     stats = example.main(["--total-timesteps", "480", "--learning-starts", "160", "--batch-size", "32"])
     assert stats["episodes"] == 4  # four envs, each finished one 100-step episode through final_obs
+
+
+def test_human_rendering_without_a_display_says_so_in_one_line(monkeypatch):
+    from envs.errors import UsageError
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    env = gym.make("Groundworld/GoTo-v0", render_mode="human")
+    with pytest.raises(UsageError, match="there is no display here .* run under xvfb-run"):
+        env.reset(seed=0)
+
+
+HUMAN = """
+import gymnasium as gym, envs
+env = gym.make("Groundworld/Reach-v0", render_mode="human")
+obs, info = env.reset(seed=0)
+for _ in range(8):
+    obs, *_ = env.step(env.action_space.sample())
+print("window open:", env.unwrapped._window.is_open)
+env.close()
+"""
+
+
+def test_human_rendering_opens_a_window_where_there_is_a_display(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    if shutil.which("Xvfb") is None:
+        pytest.skip("needs Xvfb for a display (apt-get install xvfb; .ci/run installs it)")
+    server = subprocess.Popen(["Xvfb", ":97", "-screen", "0", "640x480x24"], stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        env = {**__import__("os").environ, "DISPLAY": ":97"}
+        done = subprocess.run([sys.executable, "-c", HUMAN], env=env, capture_output=True, text=True, timeout=120)
+    finally:
+        server.terminate()
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "window open: True" in done.stdout
