@@ -188,8 +188,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
-    from agents.policies import load_policy
-    from agents.pretrained import pretrained_policy
+    from agents.policies import load_policy, pretrained_policy
 
     args, given = cli.parse(EvaluateArgs, argv, "python -m agents.evaluate", __doc__.split("\n")[0])
     if args.video:

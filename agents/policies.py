@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -169,3 +170,27 @@ def _cloned_policy(payload: dict[str, Any], device: str) -> TorchPolicy:
     policy = BCPolicy(env.observation_space, env.action_space).to(resolve_device(device))
     load_state(policy, payload["policy"], "policy")
     return TorchPolicy(policy)
+
+
+WEIGHTS = Path(__file__).resolve().parent / "weights"
+"""The shipped policies' folder (:mod:`agents.pretrained`)."""
+INDEX = WEIGHTS / "index.json"
+
+
+def shipped() -> dict[str, dict[str, Any]]:
+    """The index of shipped policies: env id (or ``all``) -> file, recipe and measured success."""
+    if not INDEX.exists():
+        return {}
+    return json.loads(INDEX.read_text())
+
+
+def pretrained_policy(env_id: str, device: str = "cpu") -> tuple[Any, TrainConfig]:
+    """``(policy, config)`` of the shipped policy for ``env_id``, as :func:`load_policy` gives a run's."""
+    index = shipped()
+    if env_id not in index:
+        have = ", ".join(sorted(index)) or "none yet"
+        raise UsageError(f"no pretrained policy for {env_id!r}; shipped: {have}")
+    entry = index[env_id]
+    payload = load_checkpoint(WEIGHTS / entry["file"], expect={"kind": "policy"})
+    config = TrainConfig.from_dict(payload["config"], f"the config in {entry['file']}")
+    return policy_from_payload(payload, config, device), config

@@ -17,42 +17,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents.config import TrainConfig
 from agents.evaluation import evaluate
-from agents.policies import policy_from_payload
+from agents.policies import INDEX, WEIGHTS, pretrained_policy, shipped
 from envs import cli
 from envs.errors import UsageError
 from envs.files import atomic_path
 from groundworld.checkpoint import load_checkpoint, save_checkpoint
 
-WEIGHTS = Path(__file__).resolve().parent / "weights"
-INDEX = WEIGHTS / "index.json"
 _ACTING = ("encoder.", "actor.")
-
-
-def shipped() -> dict[str, dict[str, Any]]:
-    """The index of shipped policies: env id (or ``all``) -> file, recipe and measured success."""
-    if not INDEX.exists():
-        return {}
-    return json.loads(INDEX.read_text())
 
 
 def load_pretrained(env_id: str, device: str = "cpu") -> Any:
     """The shipped policy for ``env_id`` (``policy.act(obs)``, ``policy.reset()``); ``"all"`` is the multi-task
     one, which also acts in every task's env."""
     return pretrained_policy(env_id, device)[0]
-
-
-def pretrained_policy(env_id: str, device: str = "cpu") -> tuple[Any, TrainConfig]:
-    """``(policy, config)`` of the shipped policy for ``env_id``, as :func:`agents.load_policy` gives a run's."""
-    index = shipped()
-    if env_id not in index:
-        have = ", ".join(sorted(index)) or "none yet"
-        raise UsageError(f"no pretrained policy for {env_id!r}; shipped: {have}")
-    entry = index[env_id]
-    payload = load_checkpoint(WEIGHTS / entry["file"], expect={"kind": "policy"})
-    config = TrainConfig.from_dict(payload["config"], f"the config in {entry['file']}")
-    return policy_from_payload(payload, config, device), config
 
 
 def export(run_dir: str | Path, name: str, episodes: int = 100) -> dict[str, Any]:

@@ -28,17 +28,18 @@ def test_behaviour_cloning_learns_goto(tmp_path):
 
 
 def test_dagger_learns_goto_in_ci(tmp_path):
-    """The one learning check CI runs (a regression in learning fails the build): DAgger on GoTo, 8k real steps."""
+    """The one learning check CI runs (a regression in learning fails the build): DAgger on GoTo, 12k real steps
+    (about 110 s here; 8k gave 0.75 on these 20 episodes with MuJoCo 4.0.0)."""
     from agents.training import config_from_args
 
     config = config_from_args(
         {
             "env": "Groundworld/GoTo-v0",
             "algo": "dagger",
-            "steps": 8_000,
+            "steps": 12_000,
             "learning_starts": 500,
-            "beta_steps": 4_000,
-            "eval_every": 8_000,
+            "beta_steps": 6_000,
+            "eval_every": 12_000,
             "eval_episodes": 1,
             "run_dir": str(tmp_path / "dagger"),
             "progress": False,
