@@ -110,9 +110,7 @@ def evaluate(
     env = gym.make(env_id, split=split, **env_kwargs)
     if wrap is not None:
         env = wrap(env)
-    options = None if instruction is None else {"instruction": instruction}
-    if options is not None:
-        env.reset(seed=seed, options=options)  # a sentence the task cannot follow fails here, in one line
+    options = None if instruction is None else {"instruction": instruction}  # refused, if at all, at the first reset
     result = EvalResult(env_id, split if instruction is None else f"instruction {instruction!r}")
     for i in range(episodes):
         obs, info = env.reset(seed=seed + i, options=options)
@@ -210,7 +208,8 @@ def _main(argv: list[str]) -> int:
             what = args.split if text is None else slug(text)
             video = Path(args.video_dir) / f"{name}_{env_id.split('/')[-1]}_{what}.mp4"
         if text is not None:
-            print(f"{env_id}: {text!r}; the policy reads {language.understand(text).words!r}")
+            words = language.understand(text, kinds=(envs.goal_kind(env_id),)).words  # what this task's env shows
+            print(f"{env_id}: {text!r}; the policy reads {words!r}")
         result = evaluate(
             policy,
             env_id,

@@ -254,7 +254,8 @@ class GroundworldEnv(gym.Env):
         self.goal = goal
         if forced is None:
             text = goal.render(self.np_random, self.config.split)
-            words = language.understand(text).words if self.config.split == "person" else text
+            person = self.config.split == "person"
+            words = language.understand(text, kinds=(self.goal_type.kind,)).words if person else text
         self.instruction = text
         self._tokens = tokenizer.encode(words)
         self._potential = self.potential()

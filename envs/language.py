@@ -695,7 +695,7 @@ def _unknown_slot(lexemes: list[_Lexeme], i: int) -> str:
     prev = lexemes[i - 1].role if i > 0 else ""
     nxt = lexemes[i + 1].role if i + 1 < len(lexemes) else ""
     no_verb_yet = not any(lx.role == "verb" for lx in lexemes[:i])
-    if no_verb_yet and prev in ("", "filler", "comma") and nxt in ("article", "glue", "color", "size"):
+    if no_verb_yet and prev in ("", "comma") and nxt in ("article", "glue", "color", "size"):
         return "action"
     if nxt in ("shape", "zone") and prev != "color":
         return "color"
@@ -765,7 +765,7 @@ def _group(lexemes: list[_Lexeme]) -> _Parts:
 
 
 def _problem(lexemes: list[_Lexeme], i: int) -> str:
-    """Why lexeme ``i`` (an unknown word, an unknown place, a zone noun without its colour) has no place."""
+    """Why the unknown word at lexeme ``i`` has no place: the slot its neighbours suggest, and what that slot knows."""
     lx = lexemes[i]
     slot = _unknown_slot(lexemes, i)
     if slot in _KNOWS:
@@ -900,7 +900,7 @@ def _token_words(lexemes: list[_Lexeme], kind: str) -> str:
     """The sentence in tokenizer v1's words (see :attr:`Reading.words`)."""
     out: list[str] = []
     for i, lx in enumerate(lexemes):
-        if lx.role in ("filler", "unknown"):
+        if lx.role == "unknown":
             continue
         if lx.role == "near":  # "get close to the red ball": going to it
             out.append("to")
@@ -922,7 +922,7 @@ def _token_words(lexemes: list[_Lexeme], kind: str) -> str:
                 out.append(lx.text if _in_vocab(lx.text) else lx.value)
             else:
                 out.append(_KIND_VERB[kind])
-                following = next((x for x in lexemes[i + 1 :] if x.role not in ("filler",)), None)
+                following = lexemes[i + 1] if i + 1 < len(lexemes) else None
                 if _KIND_VERB[kind] == "go" and not (following and following.value in ("to", "over", "up")):
                     out.append("to")
     text = " ".join(w for w in out if w)
@@ -931,7 +931,7 @@ def _token_words(lexemes: list[_Lexeme], kind: str) -> str:
 
 
 def _understood(lexemes: list[_Lexeme], unplaced: set[int]) -> str:
-    shown = ["<?>" if i in unplaced else lx.text for i, lx in enumerate(lexemes) if lx.role != "filler"]
+    shown = ["<?>" if i in unplaced else lx.text for i, lx in enumerate(lexemes)]
     return " ".join(shown).replace(" ,", ",").strip(", ") or "nothing"
 
 
