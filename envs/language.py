@@ -899,18 +899,13 @@ def _in_vocab(text: str) -> bool:
 def _token_words(lexemes: list[_Lexeme], kind: str) -> str:
     """The sentence in tokenizer v1's words (see :attr:`Reading.words`)."""
     out: list[str] = []
-    for i, lx in enumerate(lexemes):
-        if lx.role == "unknown":
-            continue
+    for i, lx in enumerate(lexemes):  # a sentence read whole: no unknown word is left
         if lx.role == "near":  # "get close to the red ball": going to it
             out.append("to")
-            continue
-        if lx.role in ("color", "shape", "size", "rel", "article", "and"):
+        elif lx.role in ("color", "shape", "size", "rel", "article", "and", "glue"):
             out.append(lx.value)
         elif lx.role == "zone":
             out.append("zone" if i > 0 and lexemes[i - 1].role == "color" else "")
-        elif lx.role == "glue":
-            out.append(lx.value)
         elif lx.role == "comma":
             out.append(",")
         elif lx.role == "off":
